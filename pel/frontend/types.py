@@ -1,0 +1,178 @@
+"""Resolved PEL types and the unit algebra of LANGUAGE.md §1 (operator table, step normalization, time units).
+
+A numeric type is a *base* (Currency<X>, Count<E>, Capacity<R>, or dimensionless) with a time exponent
+(`te`: -1 for "per <time unit>", 0, +1 for Duration) and an optional scope entity (`X per Customer`):
+
+    Fraction                 base None,      te 0
+    Rate per Month           base None,      te -1, time "Month"
+    Duration                 base None,      te +1
+    Currency<USD>            base Currency,  te 0
+    Currency<USD> per Month  base Currency,  te -1, time "Month"
+    Currency<USD> per Cust.  base Currency,  te 0,  scope "Customer"
+
+Non-numeric kinds: Boolean, String, Enum, Record, Array (with `inner`), Func, Unknown (an error was already
+reported; it absorbs further checks so one mistake gives one diagnostic).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+TIME_UNITS = ("Second", "Minute", "Hour", "Day", "Week", "Month", "Quarter", "Year")
+
+# duration-literal unit -> time unit name
+LIT_UNITS = {
+    "s": "Second", "min": "Minute", "h": "Hour", "d": "Day", "w": "Week",
+    "mo": "Month", "q": "Quarter", "y": "Year",
+}
+
+# accepted spellings of time units after `per` or inside Duration<...>
+UNIT_SPELLINGS = {
+    **{u: u for u in TIME_UNITS},
+    **{u.lower(): u for u in TIME_UNITS},
+    "Sec": "Second", "Min": "Minute", "Hr": "Hour", "Wk": "Week", "Mo": "Month", "Yr": "Year",
+    "Months": "Month", "Years": "Year", "Days": "Day", "Weeks": "Week", "Quarters": "Quarter",
+    "Hours": "Hour", "Minutes": "Minute", "Seconds": "Second",
+}
+
+DAYS_PER_MONTH = 30.0
+
+
+def months_in(unit: str, days_per_month: float = DAYS_PER_MONTH) -> float:
+    """Length of one `unit` in months: calendar family exact (q=3, y=12), clock family via days_per_month."""
+    calendar = {"Month": 1.0, "Quarter": 3.0, "Year": 12.0}
+    if unit in calendar:
+        return calendar[unit]
+    days = {"Second": 1 / 86400, "Minute": 1 / 1440, "Hour": 1 / 24, "Day": 1.0, "Week": 7.0}[unit]
+    return days / days_per_month
+
+
+def steps_in(unit: str, step_unit: str = "Month", days_per_month: float = DAYS_PER_MONTH) -> float:
+    """How many model steps one `unit` lasts."""
+    return months_in(unit, days_per_month) / months_in(step_unit, days_per_month)
+
+
+@dataclass(frozen=True, slots=True)
+class PelType:
+    """A resolved type. See the module docstring for the numeric encoding."""
+
+    kind: str  # "num" | "Boolean" | "String" | "Enum" | "Record" | "Array" | "Func" | "Unknown"
+    base: str | None = None  # "Currency" | "Count" | "Capacity" | None (dimensionless), kind "num" only
+    tag: str | None = None  # currency code / entity / resource of the base
+    te: int = 0  # time exponent: -1 per time, +1 duration
+    time: str | None = None  # the time unit of a flow/rate (te -1) or of a Duration<U> (te +1)
+    scope: str | None = None  # `per Customer` entity
+    series: bool = False  # declared TimeSeries<...>
+    inner: PelType | None = None  # Array element type
+    name: str | None = None  # Enum/Record name
+    integral: bool = False  # Int alias / integer literal (informational)
+
+    @property
+    def is_num(self) -> bool:
+        return self.kind == "num"
+
+    @property
+    def unknown(self) -> bool:
+        return self.kind == "Unknown"
+
+    @property
+    def dimensionless(self) -> bool:
+        return self.kind == "num" and self.base is None and self.te == 0 and self.scope is None
+
+    def element(self) -> PelType:
+        """The per-step value type (drops TimeSeries)."""
+        return replace(self, series=False) if self.series else self
+
+
+FRACTION = PelType("num")
+INTEGER = PelType("num", integral=True)
+BOOLEAN = PelType("Boolean")
+STRING = PelType("String")
+UNKNOWN = PelType("Unknown")
+DURATION = PelType("num", te=1)
+
+
+def currency(code: str) -> PelType:
+    return PelType("num", base="Currency", tag=code)
+
+
+def rate(unit: str) -> PelType:
+    return PelType("num", te=-1, time=unit)
+
+
+def duration(unit: str | None = None) -> PelType:
+    return PelType("num", te=1, time=unit)
+
+
+def array(inner: PelType) -> PelType:
+    return PelType("Array", inner=inner)
+
+
+def entity_key(name: str | None) -> str | None:
+    """Entities match singular/plural (`per Customer` vs `Count<Customers>`)."""
+    if name is None:
+        return None
+    return name[:-1] if name.endswith("s") and len(name) > 1 else name
+
+
+def _base_text(t: PelType) -> str:
+    if t.base is None:
+        return "Fraction"
+    return f"{t.base}<{t.tag}>" if t.tag else t.base
+
+
+def type_text(t: PelType) -> str:
+    """Canonical display of a type: `Currency<USD> per Month`, `Rate per Month`, `TimeSeries<Fraction>`."""
+    if t.series:
+        return f"TimeSeries<{type_text(replace(t, series=False))}>"
+    if t.kind == "Array":
+        return f"Array<{type_text(t.inner) if t.inner else '?'}>"
+    if t.kind in ("Enum", "Record"):
+        return t.name or t.kind
+    if t.kind != "num":
+        return {"Unknown": "<unknown>", "Func": "Function"}.get(t.kind, t.kind)
+    if t.te == 1:
+        text = "Duration" if t.base is None else f"{_base_text(t)} * Duration"
+    elif t.te == -1:
+        text = f"Rate per {t.time}" if t.base is None else f"{_base_text(t)} per {t.time}"
+    else:
+        text = _base_text(t)
+    if t.scope:
+        text = f"{text} per {t.scope}"
+    return text
+
+
+def unit_label(t: PelType, step_unit: str = "Month") -> str:
+    """Unit label for results: "USD", "1/Month", "USD/Month", "Month", "Customer", "" (dimensionless)."""
+    if t.kind != "num":
+        return ""
+    base = t.tag or "" if t.base else ""
+    if t.te == -1:
+        label = f"{base or '1'}/{t.time}"
+    elif t.te == 1:
+        label = f"{base}*{t.time or step_unit}" if base else (t.time or step_unit)
+    else:
+        label = base
+    if t.scope:
+        label = f"{label or '1'}/{t.scope}"
+    return label
+
+
+def same_dimension(a: PelType, b: PelType) -> bool:
+    """Equal up to series-ness, Duration units, integrality and entity plural."""
+    return (
+        a.kind == b.kind == "num"
+        and a.base == b.base
+        and (a.tag == b.tag or a.base != "Count" and a.base != "Capacity" and a.tag == b.tag
+             or entity_key(a.tag) == entity_key(b.tag))
+        and a.te == b.te
+        and (a.te != -1 or a.time == b.time)
+        and entity_key(a.scope) == entity_key(b.scope)
+    )
+
+
+def step_normalize(t: PelType, step_unit: str) -> PelType | None:
+    """`X per <step unit>` read as a per-step X (LANGUAGE.md §1.4 [R]); None when not applicable."""
+    if t.kind == "num" and t.te == -1 and t.time == step_unit:
+        return replace(t, te=0, time=None, series=False)
+    return None

@@ -1,0 +1,399 @@
+"""IR serialization: one data model (plain dicts built from the node dataclasses), two encodings (JSON, msgpack).
+
+The converter is generic: it walks the dataclass fields and their type hints, so a new IR node or field needs
+no code here. Expressions carry an `expr_type` tag and statements a `stmt_type` tag (the class name); other
+dataclasses are untagged because their place in the tree fixes their class. Tuples become lists. Non-finite
+floats (not representable in JSON) are written as `{"$float": "inf" | "-inf" | "nan"}` in both encodings.
+Every decoding problem is an `IRError` with code V000 and the path of the offending value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import msgpack
+
+from pel.diagnostics import Diagnostic, IRError, Span
+from pel.ir import nodes
+from pel.ir.nodes import FORMAT_VERSION, Expr, Model, Program, Stmt
+
+__all__ = [
+    "to_dict",
+    "from_dict",
+    "encode",
+    "decode",
+    "dumps_json",
+    "loads_json",
+    "dumps_msgpack",
+    "loads_msgpack",
+    "save",
+    "load",
+]
+
+_FLOAT_TAG = "$float"
+_TAGS: dict[type, str] = {Expr: "expr_type", Stmt: "stmt_type"}
+
+
+def _subclasses(base: type) -> dict[str, type]:
+    return {
+        name: cls
+        for name, cls in vars(nodes).items()
+        if isinstance(cls, type) and issubclass(cls, base) and cls is not base and dataclasses.is_dataclass(cls)
+    }
+
+
+_BY_TAG: dict[type, dict[str, type]] = {base: _subclasses(base) for base in _TAGS}
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    found = _HINTS.get(cls)
+    if found is None:
+        found = typing.get_type_hints(cls)
+        _HINTS[cls] = found
+    return found
+
+
+def _tag_base(cls: type) -> type | None:
+    for base in _TAGS:
+        if issubclass(cls, base):
+            return base
+    return None
+
+
+class _DecodeError(Exception):
+    """Internal: a decoding problem at a path; turned into an IRError at the entry points."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoding: dataclasses -> plain data
+# ---------------------------------------------------------------------------------------------
+
+
+def _encode_float(value: float) -> float | dict:
+    if math.isfinite(value):
+        return float(value)
+    return {_FLOAT_TAG: "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
+
+
+def _wants_float(hint: Any) -> bool:
+    """True when an int in this position should be written as a float (the field is typed float, not int)."""
+    if hint is float:
+        return True
+    args = typing.get_args(hint)
+    return float in args and int not in args
+
+
+def encode(value: Any, hint: Any = None) -> Any:
+    """Any IR value (a node, a tuple, a scalar) as plain JSON-compatible data."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        cls = type(value)
+        hints = _hints(cls)
+        out: dict[str, Any] = {}
+        base = _tag_base(cls)
+        if base is not None:
+            out[_TAGS[base]] = cls.__name__
+        for f in dataclasses.fields(value):
+            out[f.name] = encode(getattr(value, f.name), hints[f.name])
+        return out
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return float(value) if _wants_float(hint) else value
+    if isinstance(value, float):
+        return _encode_float(value)
+    if isinstance(value, (tuple, list)):
+        item_hints = _item_hints(hint, len(value))
+        return [encode(v, h) for v, h in zip(value, item_hints, strict=True)]
+    if isinstance(value, dict):
+        return {str(k): encode(v) for k, v in value.items()}
+    raise TypeError(f"cannot serialize a value of type {type(value).__name__} in the IR")
+
+
+def _item_hints(hint: Any, n: int) -> list[Any]:
+    hint = _strip_optional(hint)
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return [args[0]] * n
+        if len(args) == n:
+            return list(args)
+    return [None] * n
+
+
+def _strip_optional(hint: Any) -> Any:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return hint
+
+
+def to_dict(program: Program) -> dict:
+    """The program as plain data (the common data model of both encodings)."""
+    return {
+        "format_version": program.format_version,
+        "model": encode(program.model),
+        "metadata": encode(program.metadata),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding: plain data -> dataclasses (strict, with paths)
+# ---------------------------------------------------------------------------------------------
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "object"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _hint_name(hint: Any) -> str:
+    if isinstance(hint, type):
+        return {float: "a number", int: "an integer", str: "a string", bool: "a boolean", dict: "an object"}.get(
+            hint, f"a {hint.__name__} object"
+        )
+    return str(hint).replace("pel.ir.nodes.", "")
+
+
+def _decode_float(value: Any, path: str) -> float:
+    if isinstance(value, bool):
+        raise _DecodeError(path, "expected a number, got a boolean")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, dict) and set(value) == {_FLOAT_TAG}:
+        spelled = value[_FLOAT_TAG]
+        if spelled in ("inf", "-inf", "nan"):
+            return float(spelled)
+    raise _DecodeError(path, f"expected a number, got {_type_name(value)}")
+
+
+def _decode_scalar(value: Any, hint: type, path: str) -> Any:
+    if hint is float:
+        return _decode_float(value, path)
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise _DecodeError(path, f"expected an integer, got {_type_name(value)}")
+    if hint is bool or hint is str:
+        if type(value) is hint:
+            return value
+        raise _DecodeError(path, f"expected {_hint_name(hint)}, got {_type_name(value)}")
+    if hint is dict:
+        if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+            return value
+        raise _DecodeError(path, f"expected an object with string keys, got {_type_name(value)}")
+    raise _DecodeError(path, f"unsupported type {hint!r}")
+
+
+def _decode_union(value: Any, args: tuple, path: str) -> Any:
+    if value is None:
+        if type(None) in args:
+            return None
+        raise _DecodeError(path, "expected a value, got null")
+    alternatives = [a for a in args if a is not type(None)]
+    if len(alternatives) == 1:
+        return decode(value, alternatives[0], path)
+    # A union of scalars (Literal.value: float | bool | str): pick by the JSON type.
+    if isinstance(value, bool) and bool in alternatives:
+        return value
+    if isinstance(value, str) and str in alternatives:
+        return value
+    if float in alternatives and not isinstance(value, (bool, str)):
+        return _decode_float(value, path)
+    raise _DecodeError(path, f"expected one of {', '.join(_hint_name(a) for a in alternatives)}, got {_type_name(value)}")
+
+
+def _decode_tuple(value: Any, args: tuple, path: str) -> tuple:
+    if not isinstance(value, (list, tuple)):
+        raise _DecodeError(path, f"expected a list, got {_type_name(value)}")
+    if len(args) == 2 and args[1] is Ellipsis:
+        return tuple(decode(v, args[0], f"{path}[{i}]") for i, v in enumerate(value))
+    if len(value) != len(args):
+        raise _DecodeError(path, f"expected a list of {len(args)} items, got {len(value)}")
+    return tuple(decode(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
+
+
+def _decode_dataclass(value: Any, cls: type, path: str) -> Any:
+    if not isinstance(value, dict):
+        raise _DecodeError(path, f"expected {_hint_name(cls)}, got {_type_name(value)}")
+    base = _tag_base(cls)
+    data = dict(value)
+    if base is not None:
+        tag_key = _TAGS[base]
+        if tag_key not in data:
+            raise _DecodeError(path, f"missing field '{tag_key}'")
+        tag = data.pop(tag_key)
+        known = _BY_TAG[base]
+        if not isinstance(tag, str) or tag not in known:
+            raise _DecodeError(
+                path, f"unknown {tag_key} {tag!r} (expected one of {', '.join(sorted(known))})"
+            )
+        actual = known[tag]
+        if not issubclass(actual, cls):
+            raise _DecodeError(path, f"expected {_hint_name(cls)}, got {tag_key} {tag!r}")
+        cls = actual
+    hints = _hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            kwargs[f.name] = decode(data.pop(f.name), hints[f.name], f"{path}.{f.name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise _DecodeError(path, f"missing field '{f.name}' of {cls.__name__}")
+    if data:
+        raise _DecodeError(path, f"unknown field(s) {', '.join(sorted(map(str, data)))} in {cls.__name__}")
+    return cls(**kwargs)
+
+
+def decode(value: Any, hint: Any, path: str) -> Any:
+    """Plain data -> the IR value described by `hint`; raises _DecodeError with the path on any mismatch."""
+    origin = typing.get_origin(hint)
+    if isinstance(hint, types.UnionType) or origin is typing.Union:
+        return _decode_union(value, typing.get_args(hint), path)
+    if origin is tuple:
+        return _decode_tuple(value, typing.get_args(hint), path)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _decode_dataclass(value, hint, path)
+    if value is None:
+        raise _DecodeError(path, f"expected {_hint_name(hint)}, got null")
+    return _decode_scalar(value, hint, path)
+
+
+def _ir_error(message: str, file: str) -> IRError:
+    return IRError(Diagnostic("error", "V000", message, Span(file, 0, 0, 0, 0)))
+
+
+def from_dict(data: Any, *, file: str = "<ir>") -> Program:
+    """Plain data -> Program (structure only; `pel.ir.validate` checks the meaning). Raises IRError V000."""
+    if not isinstance(data, dict):
+        raise _ir_error(f"an IR file holds an object at the top, got {_type_name(data)}", file)
+    version = data.get("format_version")
+    if version is None:
+        raise _ir_error("not a PEL IR file: no 'format_version' at the top", file)
+    if version != FORMAT_VERSION:
+        raise _ir_error(
+            f"IR format {version} is not supported by this PEL (reads {FORMAT_VERSION}); recompile the model",
+            file,
+        )
+    unknown = set(data) - {"format_version", "model", "metadata"}
+    try:
+        if unknown:
+            raise _DecodeError("<top>", f"unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+        for key in ("model", "metadata"):
+            if key not in data:
+                raise _DecodeError("<top>", f"missing field '{key}'")
+        model = decode(data["model"], Model, "model")
+        metadata = decode(data["metadata"], dict, "metadata")
+    except _DecodeError as exc:
+        raise _ir_error(str(exc), file) from None
+    except RecursionError:
+        raise _ir_error("the IR is nested too deeply to read", file) from None
+    return Program(format_version=version, model=model, metadata=metadata)
+
+
+# ---------------------------------------------------------------------------------------------
+# Encodings
+# ---------------------------------------------------------------------------------------------
+
+
+def dumps_json(program: Program) -> str:
+    """Canonical, reviewable JSON: sorted keys, one-space indent, UTF-8 text, floats as shortest repr."""
+    return json.dumps(to_dict(program), sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _finish(program: Program, validate: bool) -> Program:
+    if validate:
+        from pel.ir.validate import validate as run_validation  # local: validate imports this module
+
+        run_validation(program)
+    return program
+
+
+def loads_json(text: str | bytes, *, file: str = "<ir>", validate: bool = True) -> Program:
+    """Parse IR JSON text; refuses bad JSON, another format version and malformed structure (IRError)."""
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        data = json.loads(text, parse_constant=_reject_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
+        raise _ir_error(f"not valid IR JSON: {exc}", file) from None
+    except RecursionError:
+        raise _ir_error("the IR JSON is nested too deeply to read", file) from None
+    return _finish(from_dict(data, file=file), validate)
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def dumps_msgpack(program: Program) -> bytes:
+    """The same data model as msgpack (floats as float64, strings as UTF-8)."""
+    return msgpack.packb(to_dict(program), use_bin_type=True)
+
+
+def loads_msgpack(data: bytes, *, file: str = "<ir>", validate: bool = True) -> Program:
+    """Parse IR msgpack bytes; refuses truncated/garbage input like `loads_json`."""
+    try:
+        obj = msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True)
+    except (ValueError, TypeError, msgpack.UnpackException, msgpack.ExtraData) as exc:
+        raise _ir_error(f"not valid IR msgpack: {type(exc).__name__}: {exc}", file) from None
+    except RecursionError:
+        raise _ir_error("the IR msgpack is nested too deeply to read", file) from None
+    return _finish(from_dict(obj, file=file), validate)
+
+
+def _format_of(path: Path) -> Literal["json", "msgpack"]:
+    name = path.name.lower()
+    if name.endswith(".msgpack"):
+        return "msgpack"
+    if name.endswith(".json"):
+        return "json"
+    raise IRError(
+        Diagnostic(
+            "error",
+            "V000",
+            f"cannot tell the IR encoding of '{path}'",
+            Span(str(path), 0, 0, 0, 0),
+            hint="IR files end in .ir.json or .ir.msgpack",
+        )
+    )
+
+
+def save(program: Program, path: str | Path, format: Literal["json", "msgpack"] | None = None) -> Path:
+    """Write the program; `format` defaults to the one the suffix names (.ir.json / .ir.msgpack)."""
+    path = Path(path)
+    fmt = format or _format_of(path)
+    if fmt == "json":
+        path.write_text(dumps_json(program), encoding="utf-8")
+    elif fmt == "msgpack":
+        path.write_bytes(dumps_msgpack(program))
+    else:
+        raise ValueError(f"unknown IR format {fmt!r} (json or msgpack)")
+    return path
+
+
+def load(path: str | Path, *, validate: bool = True) -> Program:
+    """Read an .ir.json or .ir.msgpack file (chosen by suffix) and validate it."""
+    path = Path(path)
+    fmt = _format_of(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise _ir_error(f"cannot read IR file: {exc.strerror or exc}", str(path)) from None
+    if fmt == "json":
+        return loads_json(raw, file=str(path), validate=validate)
+    return loads_msgpack(raw, file=str(path), validate=validate)

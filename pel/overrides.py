@@ -1,0 +1,157 @@
+"""Typed parameter overrides (`--set NAME=VALUE`, `params={...}`): parse, unit-check, convert to step units."""
+
+from __future__ import annotations
+
+import math
+
+from pel.diagnostics import PelError, RunError, simple
+from pel.ir import nodes as ir
+
+# Length of each time unit in days, with a month of `days_per_month` days (LANGUAGE.md §1.3: calendar units are
+# exact multiples of the month, clock units of the second; the two families meet at days_per_month).
+_CLOCK_DAYS = {"Second": 1 / 86400, "Minute": 1 / 1440, "Hour": 1 / 24, "Day": 1.0, "Week": 7.0}
+_CALENDAR_MONTHS = {"Month": 1.0, "Quarter": 3.0, "Year": 12.0}
+_LITERAL_UNITS = {"s": "Second", "min": "Minute", "h": "Hour", "d": "Day", "w": "Week", "mo": "Month",
+                  "q": "Quarter", "y": "Year"}
+_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP"}
+
+
+def unit_days(unit: str, days_per_month: float) -> float:
+    """Length of one `unit` (Second … Year) in days."""
+    if unit in _CLOCK_DAYS:
+        return _CLOCK_DAYS[unit]
+    if unit in _CALENDAR_MONTHS:
+        return _CALENDAR_MONTHS[unit] * days_per_month
+    raise KeyError(unit)
+
+
+def steps_per(unit: str, model: ir.Model) -> float:
+    """How many model steps one `unit` lasts."""
+    return unit_days(unit, model.days_per_month) / unit_days(model.time_unit, model.days_per_month)
+
+
+class _Value:
+    """A constant with its dimension: "number", "currency", "duration" (in steps) or "rate" (per step)."""
+
+    def __init__(self, value: float | bool, dim: str, currency: str | None = None) -> None:
+        self.value = value
+        self.dim = dim
+        self.currency = currency
+
+
+def _evaluate(expr: object, model: ir.Model, name: str) -> _Value:
+    from pel.frontend import ast
+
+    if isinstance(expr, ast.Number):
+        return _Value(expr.value, "number")
+    if isinstance(expr, ast.Percent):
+        return _Value(expr.value, "number")
+    if isinstance(expr, ast.Bool):
+        return _Value(expr.value, "boolean")
+    if isinstance(expr, ast.Money):
+        return _Value(expr.value, "currency", _SYMBOLS.get(expr.symbol))
+    if isinstance(expr, ast.DurationLit):
+        return _Value(expr.amount * steps_per(_LITERAL_UNITS[expr.unit], model), "duration")
+    if isinstance(expr, ast.Unary) and expr.op in "-+":
+        inner = _evaluate(expr.operand, model, name)
+        if inner.dim == "boolean":
+            raise _bad(name, "a Boolean cannot be negated")
+        return _Value(-inner.value if expr.op == "-" else inner.value, inner.dim, inner.currency)
+    if isinstance(expr, ast.Binary) and expr.op in ("/", "*"):
+        left = _evaluate(expr.left, model, name)
+        right = _evaluate(expr.right, model, name)
+        if expr.op == "*" and "number" in (left.dim, right.dim):
+            other = right if left.dim == "number" else left
+            return _Value(left.value * right.value, other.dim, other.currency)
+        if expr.op == "/" and right.dim == "number" and right.value != 0:
+            return _Value(left.value / right.value, left.dim, left.currency)
+        if expr.op == "/" and left.dim == "number" and right.dim == "duration" and right.value != 0:
+            return _Value(left.value / right.value, "rate")
+        if expr.op == "/" and left.dim == "currency" and right.dim == "duration" and right.value != 0:
+            return _Value(left.value / right.value, "currency_flow", left.currency)
+    raise _bad(name, "expected a constant such as 0.1, 12%, $120, 0.05/1mo or 6mo")
+
+
+def _bad(name: str, why: str, code: str = "E0100") -> RunError:
+    return RunError(simple(code, f"--set {name}: {why}"))
+
+
+def _time_unit(t: ir.TypeInfo) -> str | None:
+    """The declared time unit of a rate, a flow (`Currency<USD> per Month`) or a duration, else None."""
+    if t.kind == "Duration":
+        return t.unit if t.unit in _CLOCK_DAYS or t.unit in _CALENDAR_MONTHS else None
+    return t.per if t.per in _CLOCK_DAYS or t.per in _CALENDAR_MONTHS else None
+
+
+def convert(param: ir.Param, expr: object, model: ir.Model) -> float:
+    """The override's value in step units, checked against the parameter's declared type.
+
+    A bare number is read in the declared unit (`--set growth=0.1` on a `Rate per Year` is 10% a year);
+    a literal with a unit must have the parameter's dimension (and currency).
+    """
+    v = _evaluate(expr, model, param.name)
+    t = param.type
+    if (t.kind == "Boolean") != (v.dim == "boolean"):
+        raise _bad(param.name, f"{param.name} is {t.display}; got {'a Boolean' if v.dim == 'boolean' else 'a number'}")
+    if v.dim == "boolean":
+        return 1.0 if v.value else 0.0
+    value = float(v.value)
+    if not math.isfinite(value):
+        raise _bad(param.name, "the value must be finite", "E0004")
+    unit = _time_unit(t)
+    if v.dim == "number":
+        if unit is None:
+            return value
+        return value * steps_per(unit, model) if t.kind == "Duration" else value / steps_per(unit, model)
+    if v.dim == "currency":
+        if t.currency is None:
+            raise _bad(param.name, f"{param.name} is {t.display}; a currency amount does not fit", "E0200")
+        if v.currency != t.currency:
+            raise _bad(param.name, f"{param.name} is in {t.currency}; got {v.currency or '¥ (ambiguous)'}", "E0201")
+        return value / steps_per(unit, model) if unit else value
+    expected = {"duration": ("Duration",), "rate": ("Rate", "Fraction")}.get(v.dim, ())
+    if v.dim == "currency_flow" and t.currency is not None and unit is not None:
+        if v.currency != t.currency:
+            raise _bad(param.name, f"{param.name} is in {t.currency}; got {v.currency}", "E0201")
+        return value
+    if t.kind not in expected:
+        raise _bad(param.name, f"{param.name} is {t.display}; a {v.dim.replace('_', ' ')} does not fit", "E0200")
+    return value
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    """Split `NAME=VALUE` (the --set syntax)."""
+    name, sep, value = text.partition("=")
+    name, value = name.strip(), value.strip()
+    if not sep or not name or not value:
+        raise RunError(simple("E0011", f"--set expects NAME=VALUE, got {text!r}"))
+    return name, value
+
+
+def resolve(program: ir.Program, overrides: dict[str, object]) -> dict[str, float]:
+    """Map {name: value} (numbers, or strings of PEL literals) to step-unit floats; unknown names are errors."""
+    from pel.frontend.parser import parse_expression
+
+    model = program.model
+    params = {p.name: p for p in model.params}
+    out: dict[str, float] = {}
+    for name, raw in overrides.items():
+        param = params.get(name)
+        if param is None:
+            known = ", ".join(sorted(params)) or "none"
+            raise RunError(simple("E0600", f"--set {name}: the model has no parameter {name!r}",
+                                  hint=f"parameters: {known}"))
+        if isinstance(raw, bool):
+            text = "true" if raw else "false"
+        elif isinstance(raw, int | float):
+            text = repr(float(raw))
+        elif isinstance(raw, str):
+            text = raw
+        else:
+            raise _bad(name, f"unsupported value {raw!r}")
+        try:
+            expr = parse_expression(text, "<--set>", 1, 1)
+        except PelError as exc:
+            raise _bad(name, f"cannot read {text!r}: {exc.diagnostics[0].message}", "E0005") from None
+        out[name] = convert(param, expr, model)
+    return out
