@@ -22,8 +22,14 @@ class Compilation:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
 
-def _position(d: Diagnostic) -> tuple[int, int]:
-    return (d.span.line, d.span.col) if d.span is not None else (0, 0)
+# Whole-model checks that can only conclude once every item has been read; reported after the others.
+_END_OF_MODEL_CODES = frozenset({"E0305"})
+
+
+def _position(d: Diagnostic) -> tuple[int, int, int]:
+    """Report order: diagnostics in source order, whole-model conclusions (E0305) last."""
+    line, col = (d.span.line, d.span.col) if d.span is not None else (0, 0)
+    return (d.code in _END_OF_MODEL_CODES, line, col)
 
 
 def compile_source(source: str, file: str = "<string>", *, strict: bool = False) -> Compilation:

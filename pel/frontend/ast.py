@@ -395,6 +395,7 @@ class SeriesRule(Item):
     index: IndexPattern | None  # None for the unindexed `x = e`
     value: Expr
     guard: Expr | None = None
+    provenance: Provenance | None = None  # a `{…}` block written after the rule (tutorial 05 does this)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -163,8 +163,7 @@ def same_dimension(a: PelType, b: PelType) -> bool:
     return (
         a.kind == b.kind == "num"
         and a.base == b.base
-        and (a.tag == b.tag or a.base != "Count" and a.base != "Capacity" and a.tag == b.tag
-             or entity_key(a.tag) == entity_key(b.tag))
+        and (a.tag == b.tag or a.base in ("Count", "Capacity") and entity_key(a.tag) == entity_key(b.tag))
         and a.te == b.te
         and (a.te != -1 or a.time == b.time)
         and entity_key(a.scope) == entity_key(b.scope)
@@ -176,3 +175,132 @@ def step_normalize(t: PelType, step_unit: str) -> PelType | None:
     if t.kind == "num" and t.te == -1 and t.time == step_unit:
         return replace(t, te=0, time=None, series=False)
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Operator table (LANGUAGE.md §1.4)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OpResult:
+    """Result of typing one operator application: a type, or an error code and message."""
+
+    type: PelType
+    code: str | None = None
+    message: str = ""
+
+
+def _err(code: str, message: str) -> OpResult:
+    return OpResult(UNKNOWN, code, message)
+
+
+def _mismatch(op: str, a: PelType, b: PelType) -> OpResult:
+    if a.base == b.base == "Currency" and a.tag != b.tag:
+        return _err("E0201", f"cannot {_verb(op)} {type_text(a)} and {type_text(b)}: different currencies")
+    return _err("E0200", f"cannot {_verb(op)} {type_text(a)} and {type_text(b)}: incompatible dimensions")
+
+
+def _verb(op: str) -> str:
+    return {"+": "add", "-": "subtract"}.get(op, f"compare ({op})")
+
+
+def additive(op: str, a: PelType, b: PelType, step_unit: str, *, zero_left: bool = False,
+             zero_right: bool = False) -> OpResult:
+    """`+ -` and comparisons between numeric types: same dimension, with step normalization and literal 0."""
+    a, b = a.element(), b.element()
+    if same_dimension(a, b):
+        time = a.time if a.time == b.time else None
+        return OpResult(replace(a, time=time, integral=a.integral and b.integral))
+    if op not in ("+", "-") and (zero_left or zero_right):
+        return OpResult(b if zero_left else a)
+    na, nb = step_normalize(a, step_unit) or a, step_normalize(b, step_unit) or b
+    if (na is not a or nb is not b) and same_dimension(na, nb):
+        return OpResult(na)
+    return _mismatch(op, a, b)
+
+
+def _combine_time(a: PelType, b: PelType, te: int, step_unit: str) -> tuple[int, str | None] | None:
+    """Time exponent and unit of a product/quotient; None when not representable."""
+    if te == 0:
+        return 0, None
+    if te in (-1, 1):
+        units = [x.time for x in (a, b) if x.te == te and x.time] or [x.time for x in (a, b) if x.time]
+        return te, units[0] if units else (step_unit if te == -1 else None)
+    # te = +-2: step normalization of a rate in the step unit
+    if te == -2 and all(x.time == step_unit for x in (a, b) if x.te == -1):
+        return -1, step_unit
+    return None
+
+
+def multiply(a: PelType, b: PelType, step_unit: str) -> OpResult:
+    a, b = a.element(), b.element()
+    scope = a.scope or b.scope
+    if a.base and b.base:
+        if a.base == b.base == "Currency":
+            return _err("E0202", f"{type_text(a)} * {type_text(b)} is not representable")
+        main = a if a.base == "Currency" else b if b.base == "Currency" else a
+        other = b if main is a else a
+        base, tag = main.base, main.tag
+        if main.scope and entity_key(main.scope) == entity_key(other.tag):
+            scope = other.scope  # Scoped<T,E> x Count<E> -> T
+    else:
+        src = a if a.base else b
+        base, tag = src.base, src.tag
+    te = a.te + b.te
+    if base is not None and te == 1:
+        return _err("E0202", f"{type_text(a)} * {type_text(b)} is not representable")
+    combined = _combine_time(a, b, te, step_unit)
+    if combined is None:
+        return _err("E0202", f"{type_text(a)} * {type_text(b)} is not representable")
+    te, time = combined
+    return OpResult(PelType("num", base=base, tag=tag, te=te, time=time, scope=scope,
+                            integral=a.integral and b.integral))
+
+
+def divide(a: PelType, b: PelType, step_unit: str) -> OpResult:
+    a, b = a.element(), b.element()
+    scope = a.scope
+    if b.scope and entity_key(b.scope) == entity_key(a.scope):
+        scope = None
+    base, tag = a.base, a.tag
+    if b.base:
+        if a.base == b.base:
+            if a.base == "Currency" and a.tag != b.tag:
+                return _err("E0201", f"cannot divide {type_text(a)} by {type_text(b)}: different currencies")
+            base, tag = None, None
+        elif a.base == "Currency" and b.base in ("Count", "Capacity"):
+            scope = b.tag  # Currency / Count<E> -> Currency per E
+        elif a.base is None or b.base == "Currency":
+            return _err("E0202", f"{type_text(a)} / {type_text(b)} is not representable")
+        else:
+            base, tag = a.base, a.tag
+    te = a.te - b.te
+    if te == 1 and base is not None:
+        # X / (Rate per U) = X * Duration<U>: step normalization gives X (LANGUAGE.md §1.4 [R] item 6)
+        if (a.te == 0 and b.time == step_unit) or (a.te == 1 and b.te == 0):
+            return OpResult(PelType("num", base=base, tag=tag, scope=scope))
+        return _err("E0202", f"{type_text(a)} / {type_text(b)} is not representable")
+    if te == -1:
+        unit = b.time if b.te == 1 else a.time
+        return OpResult(PelType("num", base=base, tag=tag, te=-1, time=unit or step_unit, scope=scope))
+    if te == 1:
+        return OpResult(PelType("num", te=1, time=b.time if b.te == -1 else a.time, scope=scope))
+    if te == 0:
+        return OpResult(PelType("num", base=base, tag=tag, scope=scope))
+    if te == -2 and a.time == step_unit:
+        return OpResult(PelType("num", base=base, tag=tag, te=-1, time=b.time or step_unit, scope=scope))
+    return _err("E0202", f"{type_text(a)} / {type_text(b)} is not representable")
+
+
+def power(a: PelType, b: PelType, step_unit: str, exponent_is_one: bool) -> OpResult:
+    a, b = a.element(), b.element()
+    nb = step_normalize(b, step_unit) or b
+    if not nb.dimensionless:
+        return _err("E0100", f"exponent must be dimensionless, found {type_text(b)}")
+    if a.dimensionless or exponent_is_one:
+        return OpResult(a)
+    na = step_normalize(a, step_unit)
+    if na is not None and na.dimensionless:
+        return OpResult(na)
+    return _err("E0202", f"{type_text(a)} raised to a power is not representable")

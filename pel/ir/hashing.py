@@ -46,12 +46,12 @@ def _model_of(program_or_model: Program | Model) -> Model:
 
 
 def model_hash(program_or_model: Program | Model) -> str:
-    """"sha256:<hex>" of the canonical JSON of the `model` object (no metadata, timestamps or paths)."""
+    """SHA-256 ("sha256:<hex>") of the canonical JSON of the `model` object (no metadata, timestamps or paths)."""
     return _sha256(encode(_model_of(program_or_model)))
 
 
 def assumption_hash(program_or_model: Program | Model) -> str:
-    """"sha256:<hex>" of the canonical JSON of every parameter's provenance, keyed by parameter name
+    """SHA-256 ("sha256:<hex>") of the canonical JSON of every parameter's provenance, keyed by parameter name
     (correlations included, as they are part of the provenance)."""
     model = _model_of(program_or_model)
     return _sha256({p.name: encode(p.provenance) for p in model.params})

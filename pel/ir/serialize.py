@@ -2,7 +2,7 @@
 
 The converter is generic: it walks the dataclass fields and their type hints, so a new IR node or field needs
 no code here. Expressions carry an `expr_type` tag and statements a `stmt_type` tag (the class name); other
-dataclasses are untagged because their place in the tree fixes their class. Tuples become lists. Non-finite
+dataclasses are untagged because their place in the tree fixes their class. Tuples become lists; fields equal to their default are omitted. Non-finite
 floats (not representable in JSON) are written as `{"$float": "inf" | "-inf" | "nan"}` in both encodings.
 Every decoding problem is an `IRError` with code V000 and the path of the offending value.
 """
@@ -44,7 +44,10 @@ def _subclasses(base: type) -> dict[str, type]:
     return {
         name: cls
         for name, cls in vars(nodes).items()
-        if isinstance(cls, type) and issubclass(cls, base) and cls is not base and dataclasses.is_dataclass(cls)
+        if isinstance(cls, type)
+        and issubclass(cls, base)
+        and cls is not base
+        and dataclasses.is_dataclass(cls)
     }
 
 
@@ -105,7 +108,9 @@ def encode(value: Any, hint: Any = None) -> Any:
         if base is not None:
             out[_TAGS[base]] = cls.__name__
         for f in dataclasses.fields(value):
-            out[f.name] = encode(getattr(value, f.name), hints[f.name])
+            item = getattr(value, f.name)
+            if not _is_default(f, item):
+                out[f.name] = encode(item, hints[f.name])
         return out
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
@@ -119,6 +124,17 @@ def encode(value: Any, hint: Any = None) -> Any:
     if isinstance(value, dict):
         return {str(k): encode(v) for k, v in value.items()}
     raise TypeError(f"cannot serialize a value of type {type(value).__name__} in the IR")
+
+
+def _is_default(f: dataclasses.Field, value: Any) -> bool:
+    """Fields equal to their declared default are left out: shorter files, still one canonical form."""
+    if f.default is not dataclasses.MISSING:
+        default = f.default
+    elif f.default_factory is not dataclasses.MISSING:
+        default = f.default_factory()
+    else:
+        return False
+    return type(value) is type(default) and value == default
 
 
 def _item_hints(hint: Any, n: int) -> list[Any]:
@@ -157,16 +173,25 @@ def to_dict(program: Program) -> dict:
 def _type_name(value: Any) -> str:
     if value is None:
         return "null"
-    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "object"}.get(
-        type(value), type(value).__name__
-    )
+    return {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "list",
+        dict: "object",
+    }.get(type(value), type(value).__name__)
 
 
 def _hint_name(hint: Any) -> str:
     if isinstance(hint, type):
-        return {float: "a number", int: "an integer", str: "a string", bool: "a boolean", dict: "an object"}.get(
-            hint, f"a {hint.__name__} object"
-        )
+        return {
+            float: "a number",
+            int: "an integer",
+            str: "a string",
+            bool: "a boolean",
+            dict: "an object",
+        }.get(hint, f"a {hint.__name__} object")
     return str(hint).replace("pel.ir.nodes.", "")
 
 
@@ -215,7 +240,9 @@ def _decode_union(value: Any, args: tuple, path: str) -> Any:
         return value
     if float in alternatives and not isinstance(value, (bool, str)):
         return _decode_float(value, path)
-    raise _DecodeError(path, f"expected one of {', '.join(_hint_name(a) for a in alternatives)}, got {_type_name(value)}")
+    raise _DecodeError(
+        path, f"expected one of {', '.join(_hint_name(a) for a in alternatives)}, got {_type_name(value)}"
+    )
 
 
 def _decode_tuple(value: Any, args: tuple, path: str) -> tuple:
@@ -315,11 +342,14 @@ def dumps_json(program: Program) -> str:
     return json.dumps(to_dict(program), sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def _finish(program: Program, validate: bool) -> Program:
+def _finish(program: Program, validate: bool, file: str) -> Program:
     if validate:
         from pel.ir.validate import validate as run_validation  # local: validate imports this module
 
-        run_validation(program)
+        try:
+            run_validation(program)
+        except RecursionError:
+            raise _ir_error("the IR is nested too deeply to validate", file) from None
     return program
 
 
@@ -333,7 +363,7 @@ def loads_json(text: str | bytes, *, file: str = "<ir>", validate: bool = True) 
         raise _ir_error(f"not valid IR JSON: {exc}", file) from None
     except RecursionError:
         raise _ir_error("the IR JSON is nested too deeply to read", file) from None
-    return _finish(from_dict(data, file=file), validate)
+    return _finish(from_dict(data, file=file), validate, file)
 
 
 def _reject_constant(name: str) -> float:
@@ -353,7 +383,7 @@ def loads_msgpack(data: bytes, *, file: str = "<ir>", validate: bool = True) -> 
         raise _ir_error(f"not valid IR msgpack: {type(exc).__name__}: {exc}", file) from None
     except RecursionError:
         raise _ir_error("the IR msgpack is nested too deeply to read", file) from None
-    return _finish(from_dict(obj, file=file), validate)
+    return _finish(from_dict(obj, file=file), validate, file)
 
 
 def _format_of(path: Path) -> Literal["json", "msgpack"]:

@@ -1,0 +1,414 @@
+"""Run engine: deterministic and Monte Carlo runs of a model's kernel over fixed blocks of paths."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+
+from pel import __version__
+from pel.backend import cache, sampling
+from pel.backend.codegen import const_value
+from pel.backend import runtime as rt
+from pel.backend.results import Result, VarResult, json_float
+from pel.backend.stats import PERCENTILES, Collector, Moments
+from pel.diagnostics import RunError, Span, simple
+from pel.ir import nodes as ir
+
+PARALLEL_THRESHOLD = 1_000_000  # path-steps below which a run stays on one thread
+
+
+@dataclass
+class Plan:
+    """Everything a kernel call needs besides the random numbers."""
+
+    program: ir.Program
+    mod: ModuleType
+    T: int
+    ovm: np.ndarray  # (P,) bool: overridden parameters
+    ovv: np.ndarray  # (P,) their values
+    outputs: list[tuple[str, int, bool, bool]]  # (name, row in vals, time_varying, boolean)
+    n_msg: int
+
+    @property
+    def source_file(self) -> str:
+        return str(self.program.metadata.get("source_file", "<model>"))
+
+
+@dataclass
+class Block:
+    """The buffers of one kernel call (n paths)."""
+
+    vals: np.ndarray
+    pout: np.ndarray
+    st: np.ndarray
+    cfirst: np.ndarray
+    ccount: np.ndarray
+    cmsg: np.ndarray
+    wlog: np.ndarray
+    wvals: np.ndarray
+    evc: np.ndarray
+
+    @staticmethod
+    def alloc(plan: Plan, n: int) -> Block:
+        mod, T = plan.mod, plan.T
+        C = len(mod.CONSTRAINTS)
+        return Block(
+            vals=np.empty((len(mod.VARS), n, T + 1)),
+            pout=np.full((n, len(mod.PARAMS)), np.nan),
+            st=np.zeros((n, 4), np.int64),
+            cfirst=np.full((n, C), -1, np.int64),
+            ccount=np.zeros((n, C), np.int64),
+            cmsg=np.full((n, C, plan.n_msg), np.nan),
+            wlog=np.zeros((C, T + 1), np.int8),
+            wvals=np.full((C, T + 1, plan.n_msg), np.nan),
+            evc=np.zeros((len(mod.EMITS), T + 1), np.int64),
+        )
+
+    def call(self, plan: Plan, det: bool, zmat: np.ndarray, gens: list[np.random.Generator]) -> None:
+        args = (det, plan.T, zmat, plan.ovm, plan.ovv, self.vals, self.pout, self.st, self.cfirst,
+                self.ccount, self.cmsg, self.wlog, self.wvals, self.evc, *gens)
+        if not rt.JIT_ENABLED:
+            plan.mod.kernel(*args)
+            return
+        from numba.core.errors import NumbaError
+
+        try:
+            plan.mod.kernel(*args)
+        except NumbaError as exc:  # never fall back to plain Python: report the compiler's failure
+            raise RunError(simple("E9999", f"internal error: numba could not compile the model's kernel: {exc}",
+                                  hint="PEL_JIT=0 runs the same code without numba, for debugging")) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Public entry point
+# ---------------------------------------------------------------------------------------------
+
+
+def run(
+    program: ir.Program,
+    *,
+    mode: str = "deterministic",
+    seed: int = 42,
+    steps: int | None = None,
+    runs: int = 1000,
+    params: dict[str, float] | None = None,
+    threads: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Result:
+    """Run `program`: one path of central values (deterministic) or `runs` sampled paths (monte_carlo).
+
+    `params` overrides parameters by name with values already in step units; `steps` overrides T_max."""
+    if mode not in ("deterministic", "monte_carlo"):
+        raise RunError(simple("E0011", f"mode must be deterministic or monte_carlo, got {mode!r}"))
+    T = program.model.time_horizon if steps is None else steps
+    if not isinstance(T, int) or T < 0:
+        raise RunError(simple("E0011", f"steps must be a non-negative integer, got {T!r}"))
+    if mode == "monte_carlo" and (not isinstance(runs, int) or runs < 1):
+        raise RunError(simple("E0011", f"runs must be a positive integer, got {runs!r}"))
+    plan = _plan(program, T, params or {})
+    if mode == "deterministic":
+        return _deterministic(plan, seed)
+    return _monte_carlo(plan, seed, runs, threads or os.cpu_count() or 1, progress)
+
+
+def _plan(program: ir.Program, T: int, params: dict[str, float]) -> Plan:
+    mod = cache.load(program)
+    names = list(mod.PARAMS)
+    ovm = np.zeros(len(names), np.bool_)
+    ovv = np.zeros(len(names))
+    scalar = {p.name for p in program.model.params if not isinstance(p.value, ir.ArrayLiteral)}
+    for name, value in params.items():
+        if name not in names:
+            raise RunError(simple("E0600", f"cannot override {name!r}: the model has no such parameter",
+                                  hint=f"parameters: {', '.join(names) or '(none)'}"))
+        if name not in scalar or isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RunError(simple("E0011", f"override of {name!r} must be a number, got {value!r}"))
+        if not math.isfinite(float(value)):
+            raise RunError(simple("E0011", f"override of {name!r} must be finite, got {value!r}"))
+        ovm[names.index(name)] = True
+        ovv[names.index(name)] = float(value)
+    vars_ = {v.name: v for v in program.model.vars}
+    row = {name: j for j, name in enumerate(mod.VARS)}
+    outputs = []
+    chosen = [o.name for o in program.model.outputs] or [v.name for v in program.model.vars]
+    for name in chosen:
+        var = vars_.get(name)
+        time_varying = var.time_varying if var is not None else True
+        outputs.append((name, row[name], time_varying, var is not None and var.type.kind == "Boolean"))
+    n_msg = max([1] + [sum(1 for _, kind in parts if kind != "text") for parts in mod.MESSAGES])
+    return Plan(program, mod, T, ovm, ovv, outputs, n_msg)
+
+
+# ---------------------------------------------------------------------------------------------
+# Deterministic mode: one path of central values
+# ---------------------------------------------------------------------------------------------
+
+
+def _det_block(plan: Plan) -> Block:
+    block = Block.alloc(plan, 1)
+    dummy = np.random.Generator(np.random.PCG64(0))
+    block.call(plan, True, np.zeros((1, len(plan.mod.DIST_COLUMNS))), [dummy] * len(plan.mod.STREAMS))
+    return block
+
+
+def _deterministic(plan: Plan, seed: int) -> Result:
+    block = _det_block(plan)
+    status, stop_t, where, kind = (int(x) for x in block.st[0])
+    if status == rt.S_FAULT:
+        raise _fault_error(plan, where, stop_t, kind)
+    last = stop_t if status == rt.S_FATAL else plan.T
+    mod = plan.mod
+    warnings, violations = [], []
+    for t, c in zip(*np.nonzero(block.wlog.T), strict=True):
+        name, severity = mod.CONSTRAINTS[c]
+        entry = {"constraint": name, "t": int(t), "severity": severity,
+                 "message": format_message(mod, int(c), int(t), block.wvals[c, t])}
+        (violations if severity == "fatal" else warnings).append(entry)
+    message = violations[-1]["message"] if status == rt.S_FATAL and violations else None
+    steps_t = np.arange(last + 1)
+    variables = {}
+    for name, j, time_varying, boolean in plan.outputs:
+        v = block.vals[j, 0, : last + 1].copy()
+        pct = {f"p{q}": v for q in PERCENTILES}
+        variables[name] = VarResult(name, time_varying, boolean, steps_t, v, v, np.zeros_like(v), **pct)
+    result = _result(plan, "success" if status != rt.S_FATAL else "constraint_violation", message,
+                     "deterministic", seed, warnings, violations, variables, block.pout[0])
+    result.events = [
+        {"policy": mod.EMITS[e][0], "event": mod.EMITS[e][1], "t": int(t)}
+        for t, e in zip(*np.nonzero(block.evc.T), strict=True)
+    ]
+    return result
+
+
+def _fault_error(plan: Plan, site: int, t: int, kind: int) -> RunError:
+    what, name, loc = plan.mod.SITES[site]
+    span = Span.from_list(plan.source_file, list(loc)) if loc else None
+    text = rt.FAULT_TEXT.get(kind, "runtime fault")
+    return RunError(simple(rt.FAULT_CODES.get(kind, "E0800"), f"{text} while computing {what} `{name}` at t={t}",
+                           span, hint="guard the expression (e.g. `if x > 0 then ... else ...`)"))
+
+
+def format_value(value: float, kind: str) -> str:
+    """A number in a message: integers plainly, others with two decimals (four significant digits if small)."""
+    if not math.isfinite(value):
+        return "?"
+    if kind == "b":
+        return "true" if value != 0.0 else "false"
+    if value == math.floor(value) and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.2f}" if abs(value) >= 1.0 else f"{value:.4g}"
+
+
+def format_message(mod: ModuleType, c: int, t: int, values: np.ndarray) -> str:
+    """Interpolate constraint c's message template with the values captured at its violation."""
+    parts = mod.MESSAGES[c]
+    if not parts:
+        return f"constraint '{mod.CONSTRAINTS[c][0]}' violated at t={t}"
+    out, k = [], 0
+    for text, kind in parts:
+        if kind == "text":
+            out.append(text)
+        else:
+            out.append(format_value(float(values[k]), kind))
+            k += 1
+    return "".join(out)
+
+
+def _result(plan: Plan, status: str, message: str | None, mode: str, seed: int, warnings: list, violations: list,
+            variables: dict, central: np.ndarray) -> Result:
+    model = plan.program.model
+    return Result(
+        status=status, message=message, model_name=model.name,
+        model_hash=str(plan.program.metadata.get("model_hash", "")), pel_version=__version__, mode=mode,
+        seed=seed, steps=plan.T, time_unit=model.time_unit, warnings=warnings, violations=violations,
+        assumptions=_assumptions(plan, central), variables=variables,
+    )
+
+
+def _assumptions(plan: Plan, central: np.ndarray) -> list[dict]:
+    out = []
+    for k, p in enumerate(plan.program.model.params):
+        value: object
+        if isinstance(p.value, ir.ArrayLiteral):
+            value = [json_float(const_value(x, plan.program)) for x in p.value.elements]
+        elif isinstance(p.value, ir.Literal) and isinstance(p.value.value, str):
+            value = p.value.value
+        else:
+            value = json_float(plan.ovv[k] if plan.ovm[k] else central[k])
+        prov = p.provenance
+        out.append({"name": p.name, "value": value, "unit": p.type.unit, "source": prov.source,
+                    "method": prov.method, "confidence": json_float(prov.confidence)})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Monte Carlo mode: fixed blocks of paths, merged in block order
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BlockSummary:
+    """What one block contributes to the final statistics (besides the collected values)."""
+
+    moments: Moments
+    n_fault: dict[int, int]
+    first_fault: tuple[int, int, int, int] | None  # (path, site, t, kind)
+    n_fatal: int
+    c_count: np.ndarray  # (C,) paths violating each constraint
+    c_tmin: np.ndarray
+    c_tmax: np.ndarray
+    c_tsum: np.ndarray
+    c_first: list[tuple[int, int, np.ndarray] | None]  # per constraint: (path, t, message values)
+
+
+def _run_block(plan: Plan, seed: int, runs: int, b: int, cop: sampling.Copula | None,
+               rows: list[int], collector: Collector) -> BlockSummary:
+    mod = plan.mod
+    start = b * sampling.BLOCK_SIZE
+    n = min(sampling.BLOCK_SIZE, runs - start)
+    zmat = sampling.param_normals(seed, b, n, mod.DIST_COLUMNS, cop)
+    block = Block.alloc(plan, n)
+    block.call(plan, False, zmat, sampling.inline_generators(seed, mod.STREAMS, b))
+    st = block.st
+    x = block.vals[rows]
+    fault = st[:, 0] == rt.S_FAULT
+    fatal = st[:, 0] == rt.S_FATAL
+    x[:, fault, :] = np.nan
+    after = np.arange(plan.T + 1)[None, :] > st[:, 1][:, None]
+    x[:, fatal[:, None] & after] = np.nan
+    collector.add(start, x)
+    kinds, counts = np.unique(st[fault, 3], return_counts=True)
+    first_fault = None
+    if fault.any():
+        p = int(np.argmax(fault))
+        first_fault = (start + p, int(st[p, 2]), int(st[p, 1]), int(st[p, 3]))
+    C = len(mod.CONSTRAINTS)
+    hit = block.cfirst >= 0
+    big = np.iinfo(np.int64).max
+    c_first: list[tuple[int, int, np.ndarray] | None] = []
+    for c in range(C):
+        if hit[:, c].any():
+            p = int(np.argmax(hit[:, c]))
+            c_first.append((start + p, int(block.cfirst[p, c]), block.cmsg[p, c].copy()))
+        else:
+            c_first.append(None)
+    return BlockSummary(
+        moments=Moments.of_block(x),
+        n_fault={int(k): int(v) for k, v in zip(kinds, counts, strict=True)},
+        first_fault=first_fault,
+        n_fatal=int(fatal.sum()),
+        c_count=hit.sum(axis=0),
+        c_tmin=np.where(hit, block.cfirst, big).min(axis=0, initial=big),
+        c_tmax=np.where(hit, block.cfirst, -1).max(axis=0, initial=-1),
+        c_tsum=np.where(hit, block.cfirst, 0).sum(axis=0),
+        c_first=c_first,
+    )
+
+
+def _monte_carlo(plan: Plan, seed: int, runs: int, threads: int,
+                 progress: Callable[[int, int], None] | None) -> Result:
+    mod = plan.mod
+    notes: list[str] = []
+    cop = sampling.copula(plan.program.model, mod.DIST_COLUMNS, notes)
+    rows = [j for _, j, _, _ in plan.outputs]
+    collector = Collector(len(rows), plan.T + 1, runs)
+    n_blocks = -(-runs // sampling.BLOCK_SIZE)
+    parallel = threads > 1 and n_blocks > 1 and runs * (plan.T + 1) >= PARALLEL_THRESHOLD
+
+    def work(b: int) -> BlockSummary:
+        return _run_block(plan, seed, runs, b, cop, rows, collector)
+
+    summaries: list[BlockSummary] = []
+    pool = ThreadPoolExecutor(max_workers=threads) if parallel else None
+    try:
+        stream = pool.map(work, range(n_blocks)) if pool else map(work, range(n_blocks))
+        for b, summary in enumerate(stream):
+            summaries.append(summary)
+            if progress is not None:
+                progress(min((b + 1) * sampling.BLOCK_SIZE, runs), runs)
+        pct = _percentiles(collector, len(rows), plan.T + 1, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    moments = summaries[0].moments
+    for s in summaries[1:]:
+        moments = moments.merge(s.moments)
+    variables = _mc_variables(plan, moments, pct)
+    result = _result(plan, "success", None, "monte_carlo", seed, [], [], variables, _det_central(plan))
+    _mc_summaries(plan, result, summaries, runs)
+    result.notes = notes
+    return result
+
+
+def _percentiles(collector: Collector, n_vars: int, n_steps: int, pool: ThreadPoolExecutor | None) -> np.ndarray:
+    cells = [(v, t) for v in range(n_vars) for t in range(n_steps)]
+    out = np.empty((n_vars, n_steps, len(PERCENTILES)))
+    found = pool.map(lambda c: collector.percentiles(*c), cells) if pool else map(lambda c: collector.percentiles(*c), cells)
+    for (v, t), values in zip(cells, found, strict=True):
+        out[v, t] = values
+    return out
+
+
+def _mc_variables(plan: Plan, moments: Moments, pct: np.ndarray) -> dict[str, VarResult]:
+    std = moments.std()
+    variables = {}
+    t = np.arange(plan.T + 1)
+    for k, (name, _, time_varying, boolean) in enumerate(plan.outputs):
+        mean = np.where(moments.n[k] > 0, moments.mean[k], np.nan)
+        qs = {f"p{q}": pct[k, :, m] for m, q in enumerate(PERCENTILES)}
+        variables[name] = VarResult(name, time_varying, boolean, t, mean, mean, std[k], **qs, n=moments.n[k])
+    return variables
+
+
+def _det_central(plan: Plan) -> np.ndarray:
+    """Central parameter values (a one-path deterministic kernel call; NaN where a parameter faults)."""
+    return _det_block(plan).pout[0]
+
+
+def _mc_summaries(plan: Plan, result: Result, summaries: list[BlockSummary], runs: int) -> None:
+    mod = plan.mod
+    n_fault: dict[int, int] = {}
+    for s in summaries:
+        for k, v in s.n_fault.items():
+            n_fault[k] = n_fault.get(k, 0) + v
+    faults = sum(n_fault.values())
+    fatal = sum(s.n_fatal for s in summaries)
+    first = next((s.first_fault for s in summaries if s.first_fault is not None), None)
+    result.runs = runs
+    result.success_rate = (runs - faults - fatal) / runs
+    first_info = None
+    if first is not None:
+        first_info = {"path": first[0], "t": first[2], "code": rt.FAULT_CODES.get(first[3], "E0800"),
+                      "message": _fault_error(plan, first[1], first[2], first[3]).diagnostics[0].message}
+    result.failed_paths = {
+        "count": faults,
+        "by_kind": {rt.FAULT_NAMES.get(k, str(k)): n_fault[k] for k in sorted(n_fault)},
+        "first": first_info,
+    }
+    constraints = {}
+    for c, (name, severity) in enumerate(mod.CONSTRAINTS):
+        count = int(sum(int(s.c_count[c]) for s in summaries))
+        first_c = next((s.c_first[c] for s in summaries if s.c_first[c] is not None), None)
+        entry = {
+            "severity": severity,
+            "violations": count,
+            "rate": count / runs,
+            "first_violation_t": None if count == 0 else {
+                "min": int(min(int(s.c_tmin[c]) for s in summaries)),
+                "max": int(max(int(s.c_tmax[c]) for s in summaries)),
+                "mean": sum(int(s.c_tsum[c]) for s in summaries) / count,
+            },
+            "message": None if first_c is None else format_message(mod, c, first_c[1], first_c[2]),
+        }
+        constraints[name] = entry
+        if count:
+            log = {"constraint": name, "severity": severity, "count": count, "rate": count / runs,
+                   "first_violation_t": entry["first_violation_t"], "message": entry["message"]}
+            (result.violations if severity == "fatal" else result.warnings).append(log)
+    result.constraints = constraints

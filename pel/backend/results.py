@@ -1,0 +1,152 @@
+"""The Result of a run: statistics per output variable, constraint logs, and the results JSON contract."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pel.diagnostics import RunError, simple
+
+STATISTICS = ("mean", "std", "p5", "p10", "p25", "p50", "p75", "p90", "p95")
+
+
+def json_float(x: Any) -> float | None:
+    """A JSON-safe number: NaN/inf become null (the file never holds NaN or Infinity)."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+@dataclass
+class VarResult:
+    """Per-step arrays of one output variable (`result["mrr"].p50`); deterministic runs have value only
+    (the other statistics equal value, std is 0)."""
+
+    name: str
+    time_varying: bool
+    boolean: bool
+    t: np.ndarray
+    value: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    p5: np.ndarray
+    p10: np.ndarray
+    p25: np.ndarray
+    p50: np.ndarray
+    p75: np.ndarray
+    p90: np.ndarray
+    p95: np.ndarray
+    n: np.ndarray | None = None  # Monte Carlo: paths with a value at each t
+
+    def point(self, k: int, monte_carlo: bool) -> dict:
+        if not monte_carlo:
+            v = self.value[k]
+            if self.boolean and math.isfinite(v):
+                return {"t": int(self.t[k]), "value": bool(v != 0.0)}
+            return {"t": int(self.t[k]), "value": json_float(v)}
+        out: dict = {"t": int(self.t[k]), "value": json_float(self.mean[k])}
+        for stat in STATISTICS:
+            out[stat] = json_float(getattr(self, stat)[k])
+        out["n"] = int(self.n[k]) if self.n is not None else None
+        return out
+
+    def to_json_value(self, monte_carlo: bool) -> Any:
+        if self.time_varying:
+            return [self.point(k, monte_carlo) for k in range(len(self.t))]
+        if len(self.t) == 0:
+            return {"value": None}
+        out = self.point(len(self.t) - 1, monte_carlo)
+        del out["t"]
+        return out
+
+
+@dataclass
+class Result:
+    """What a run returns: status, logs, assumptions and one VarResult per output variable."""
+
+    status: str
+    message: str | None
+    model_name: str
+    model_hash: str
+    pel_version: str
+    mode: str
+    seed: int
+    steps: int
+    time_unit: str
+    warnings: list[dict]
+    violations: list[dict]
+    assumptions: list[dict]
+    variables: dict[str, VarResult]
+    runs: int | None = None
+    success_rate: float | None = None
+    failed_paths: dict | None = None
+    constraints: dict | None = None
+    events: list[dict] = field(default_factory=list)  # emitted policy events (not in the JSON)
+    notes: list[str] = field(default_factory=list)  # things the run ignored (e.g. a correlation)
+
+    @property
+    def exit_code(self) -> int:
+        """0, or 3 when a fatal constraint stopped a deterministic run."""
+        return 3 if self.status == "constraint_violation" else 0
+
+    def __getitem__(self, name: str) -> VarResult:
+        if name not in self.variables:
+            raise KeyError(f"{name!r} is not an output of this run (outputs: {', '.join(self.variables)})")
+        return self.variables[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.variables
+
+    def to_dict(self) -> dict:
+        """The results JSON (DESIGN.md §3), keys in a fixed order."""
+        mc = self.mode == "monte_carlo"
+        out: dict = {
+            "status": self.status,
+            "message": self.message,
+            "model": {"name": self.model_name, "hash": self.model_hash, "pel_version": self.pel_version},
+            "mode": self.mode,
+            "seed": self.seed,
+            "steps": self.steps,
+            "time_unit": self.time_unit,
+            "warnings": self.warnings,
+            "violations": self.violations,
+            "assumptions": self.assumptions,
+        }
+        if mc:
+            out["runs"] = self.runs
+            out["success_rate"] = json_float(self.success_rate if self.success_rate is not None else math.nan)
+            out["failed_paths"] = self.failed_paths
+            out["constraints"] = self.constraints
+        for name, var in self.variables.items():
+            out[name] = var.to_json_value(mc)
+        return out
+
+    def to_json(self, path: str | None = None) -> str:
+        """json.dumps(indent=2) + newline; also written to `path` when given (what `pel run -o` writes)."""
+        text = json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        return text
+
+    def to_pandas(self) -> Any:
+        """A tidy DataFrame with columns variable, t, statistic, value."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise RunError(simple("E0011", "to_pandas() needs pandas, which is not installed",
+                                  hint="pip install pandas")) from None
+        stats = ("value",) + (STATISTICS if self.mode == "monte_carlo" else ())
+        rows = [
+            (name, int(var.t[k]), stat, float(getattr(var, stat)[k]))
+            for name, var in self.variables.items()
+            for stat in stats
+            for k in range(len(var.t))
+        ]
+        return pd.DataFrame(rows, columns=["variable", "t", "statistic", "value"])
+
+    def __repr__(self) -> str:
+        return f"<pel.Result {self.model_name} {self.mode} status={self.status} outputs={list(self.variables)}>"

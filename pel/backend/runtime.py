@@ -1,0 +1,630 @@
+"""Runtime helpers the generated model code imports: jit decorator, fault codes, guarded math, inverse CDFs."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+# ---------------------------------------------------------------------------------------------
+# The jit decorator: numba nopython (cached, GIL released), or plain Python when PEL_JIT=0
+# ---------------------------------------------------------------------------------------------
+
+JIT_ENABLED = os.environ.get("PEL_JIT", "1").strip() != "0"
+
+if JIT_ENABLED:
+    import numba
+
+    def jit(fn):  # noqa: ANN001, ANN201 - decorator
+        """Compile with numba (no fallback: a typing failure raises when the kernel is first called)."""
+        return numba.njit(nogil=True, cache=True, error_model="numpy")(fn)
+
+else:
+
+    def jit(fn):  # noqa: ANN001, ANN201 - decorator
+        """PEL_JIT=0: the same code runs as plain Python, for debugging."""
+        return fn
+
+
+# ---------------------------------------------------------------------------------------------
+# Fault kinds: a path that faults stops; deterministic runs raise, Monte Carlo counts them
+# ---------------------------------------------------------------------------------------------
+
+F_OK = 0
+F_INDEX = 1  # series index outside 0..T_max
+F_NOT_YET = 2  # series value not yet computed
+F_DIV0 = 3  # division (or modulo) by zero
+F_LOG = 4  # log of a non-positive number
+F_SQRT = 5  # square root of a negative number
+F_NONFINITE = 6  # overflow / inf / nan produced
+F_DOMAIN = 7  # other domain error (pow of a negative base to a fractional power, ...)
+F_DIST = 8  # invalid distribution parameter
+F_ARRAY = 9  # array index out of range
+F_UNDEFINED = 10  # no rule defines the variable at this step
+F_EMPTY = 11  # min/max/avg over an empty range
+F_NOCONV = 12  # irr found no root
+F_NORETURN = 13  # a function ended without return
+
+FAULT_NAMES = {
+    F_INDEX: "index_out_of_range",
+    F_NOT_YET: "not_yet_computed",
+    F_DIV0: "division_by_zero",
+    F_LOG: "log_of_non_positive",
+    F_SQRT: "sqrt_of_negative",
+    F_NONFINITE: "non_finite",
+    F_DOMAIN: "domain_error",
+    F_DIST: "invalid_distribution_parameter",
+    F_ARRAY: "array_index_out_of_range",
+    F_UNDEFINED: "undefined_value",
+    F_EMPTY: "empty_range",
+    F_NOCONV: "no_convergence",
+    F_NORETURN: "missing_return",
+}
+
+FAULT_TEXT = {
+    F_INDEX: "series index outside 0..T_max",
+    F_NOT_YET: "series value read before it is computed",
+    F_DIV0: "division by zero",
+    F_LOG: "logarithm of a non-positive number",
+    F_SQRT: "square root of a negative number",
+    F_NONFINITE: "overflow or undefined result (inf/nan)",
+    F_DOMAIN: "argument outside the function's domain",
+    F_DIST: "invalid distribution parameter",
+    F_ARRAY: "array index out of range",
+    F_UNDEFINED: "no rule defines the value at this step",
+    F_EMPTY: "min/max/avg of an empty range",
+    F_NOCONV: "irr did not converge",
+    F_NORETURN: "function ended without a return",
+}
+
+FAULT_CODES = {k: ("E0301" if k in (F_INDEX, F_NOT_YET, F_ARRAY, F_UNDEFINED) else "E0800") for k in FAULT_NAMES}
+
+# path status values (st[i, 0])
+S_OK = 0
+S_FAULT = 1
+S_FATAL = 2
+
+# distribution type codes
+D_NORMAL = 0
+D_LOGNORMAL = 1
+D_BETA = 2
+D_UNIFORM = 3
+D_TRIANGULAR = 4
+D_PARETO = 5
+D_LOGNORMAL_NAT = 6  # LogNormal given by its natural-scale mean and sd
+
+SQRT2 = math.sqrt(2.0)
+
+
+@jit
+def setf(err, code):
+    """Record the first fault of the current evaluation."""
+    if err[0] == 0:
+        err[0] = code
+
+
+# ---------------------------------------------------------------------------------------------
+# Guarded reads and arithmetic
+# ---------------------------------------------------------------------------------------------
+
+
+@jit
+def rd(vals, j, i, idx, lim, T, err):
+    """vals[j, i, idx] with idx checked: integral, in 0..T, and <= lim (the last computed step)."""
+    if not (idx >= 0.0):
+        setf(err, F_INDEX)
+        return np.nan
+    if idx > T:
+        setf(err, F_INDEX)
+        return np.nan
+    k = int(idx)
+    if k != idx:
+        setf(err, F_INDEX)
+        return np.nan
+    if k > lim:
+        setf(err, F_NOT_YET)
+        return np.nan
+    return vals[j, i, k]
+
+
+@jit
+def arr(a, idx, err):
+    """Element of a constant array, index checked."""
+    if not (idx >= 0.0) or idx >= a.shape[0]:
+        setf(err, F_ARRAY)
+        return np.nan
+    k = int(idx)
+    if k != idx:
+        setf(err, F_ARRAY)
+        return np.nan
+    return a[k]
+
+
+@jit
+def to_step(x, err):
+    """A range bound as an integer; a non-finite or huge bound faults (and yields an empty range)."""
+    if not (abs(x) < 1e9):
+        setf(err, F_NONFINITE)
+        return 0
+    return int(math.floor(x + 0.5)) if abs(x - math.floor(x + 0.5)) < 1e-9 else int(math.floor(x))
+
+
+@jit
+def div(a, b, err):
+    if b == 0.0:
+        setf(err, F_DIV0)
+        return np.nan
+    return a / b
+
+
+@jit
+def mod(a, b, err):
+    if b == 0.0:
+        setf(err, F_DIV0)
+        return np.nan
+    return a - b * math.floor(a / b)
+
+
+@jit
+def pw(a, b, err):
+    if a == 0.0 and b < 0.0:
+        setf(err, F_DIV0)
+        return np.nan
+    if a < 0.0 and b != math.floor(b):
+        setf(err, F_DOMAIN)
+        return np.nan
+    r = a**b
+    if not math.isfinite(r):
+        setf(err, F_NONFINITE)
+    return r
+
+
+@jit
+def ln(x, err):
+    if not (x > 0.0):
+        setf(err, F_LOG)
+        return np.nan
+    return math.log(x)
+
+
+@jit
+def logb(x, base, err):
+    if not (x > 0.0) or not (base > 0.0) or base == 1.0:
+        setf(err, F_LOG)
+        return np.nan
+    return math.log(x) / math.log(base)
+
+
+@jit
+def sqrt(x, err):
+    if x < 0.0:
+        setf(err, F_SQRT)
+        return np.nan
+    return math.sqrt(x)
+
+
+@jit
+def ex(x, err):
+    if x > 709.78:
+        setf(err, F_NONFINITE)
+        return np.nan
+    return math.exp(x)
+
+
+@jit
+def rnd(x, n):
+    """round(x, n): half to even, like Python's round."""
+    f = 10.0**n
+    y = x * f
+    r = math.floor(y)
+    d = y - r
+    if d > 0.5 or (d == 0.5 and r % 2.0 != 0.0):
+        r += 1.0
+    return r / f
+
+
+@jit
+def clamp(x, lo, hi):
+    return min(max(x, lo), hi)
+
+
+@jit
+def fin(x, err):
+    """The value of a finished statement: a non-finite result is a fault."""
+    if not math.isfinite(x):
+        setf(err, F_NONFINITE)
+    return x
+
+
+# ---------------------------------------------------------------------------------------------
+# Series functions (a series is a 1-D view, `n` its valid length)
+# ---------------------------------------------------------------------------------------------
+
+
+@jit
+def s_sum(a, n):
+    acc = 0.0
+    for k in range(n):
+        acc += a[k]
+    return acc
+
+
+@jit
+def s_avg(a, n, err):
+    if n <= 0:
+        setf(err, F_EMPTY)
+        return np.nan
+    return s_sum(a, n) / n
+
+
+@jit
+def s_min(a, n, err):
+    if n <= 0:
+        setf(err, F_EMPTY)
+        return np.nan
+    m = a[0]
+    for k in range(1, n):
+        m = min(m, a[k])
+    return m
+
+
+@jit
+def s_max(a, n, err):
+    if n <= 0:
+        setf(err, F_EMPTY)
+        return np.nan
+    m = a[0]
+    for k in range(1, n):
+        m = max(m, a[k])
+    return m
+
+
+@jit
+def s_count(a, n):
+    c = 0.0
+    for k in range(n):
+        if a[k] != 0.0:
+            c += 1.0
+    return c
+
+
+@jit
+def s_npv(a, n, r, err):
+    if r <= -1.0:
+        setf(err, F_DOMAIN)
+        return np.nan
+    acc = 0.0
+    f = 1.0
+    for k in range(n):
+        acc += a[k] / f
+        f *= 1.0 + r
+    return acc
+
+
+@jit
+def s_irr(a, n, err):
+    """The rate r with npv(a, r) = 0, by bisection on (-0.9999, 1e6)."""
+    lo = -0.9999
+    hi = 1.0
+    flo = s_npv(a, n, lo, err)
+    fhi = s_npv(a, n, hi, err)
+    while fhi * flo > 0.0 and hi < 1e6:
+        hi *= 2.0
+        fhi = s_npv(a, n, hi, err)
+    if fhi * flo > 0.0 or not math.isfinite(flo) or not math.isfinite(fhi):
+        setf(err, F_NOCONV)
+        return np.nan
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        fm = s_npv(a, n, mid, err)
+        if fm == 0.0:
+            return mid
+        if (fm > 0.0) == (flo > 0.0):
+            lo = mid
+            flo = fm
+        else:
+            hi = mid
+        if hi - lo < 1e-14:
+            break
+    return 0.5 * (lo + hi)
+
+
+# ---------------------------------------------------------------------------------------------
+# Special functions: normal CDF / quantile, regularized incomplete beta and its inverse
+# ---------------------------------------------------------------------------------------------
+
+
+@jit
+def ncdf(z):
+    return 0.5 * math.erfc(-z / SQRT2)
+
+
+@jit
+def nppf(p):
+    """Inverse normal CDF: Acklam's rational approximation refined by one Halley step (~1e-15)."""
+    if p <= 0.0:
+        return -np.inf
+    if p >= 1.0:
+        return np.inf
+    plow = 0.02425
+    if p < plow:
+        q = math.sqrt(-2.0 * math.log(p))
+        x = (((((-7.784894002430293e-03 * q - 3.223964580411365e-01) * q - 2.400758277161838e00) * q
+               - 2.549732539343734e00) * q + 4.374664141464968e00) * q + 2.938163982698783e00) / (
+            (((7.784695709041462e-03 * q + 3.224671290700398e-01) * q + 2.445134137142996e00) * q
+             + 3.754408661907416e00) * q + 1.0)
+    elif p <= 1.0 - plow:
+        q = p - 0.5
+        r = q * q
+        x = (((((-3.969683028665376e01 * r + 2.209460984245205e02) * r - 2.759285104469687e02) * r
+               + 1.383577518672690e02) * r - 3.066479806614716e01) * r + 2.506628277459239e00) * q / (
+            ((((-5.447609879822406e01 * r + 1.615858368580409e02) * r - 1.556989798598866e02) * r
+              + 6.680131188771972e01) * r - 1.328068155288572e01) * r + 1.0)
+    else:
+        q = math.sqrt(-2.0 * math.log(1.0 - p))
+        x = -(((((-7.784894002430293e-03 * q - 3.223964580411365e-01) * q - 2.400758277161838e00) * q
+                - 2.549732539343734e00) * q + 4.374664141464968e00) * q + 2.938163982698783e00) / (
+            (((7.784695709041462e-03 * q + 3.224671290700398e-01) * q + 2.445134137142996e00) * q
+             + 3.754408661907416e00) * q + 1.0)
+    e = ncdf(x) - p
+    u = e * math.sqrt(2.0 * math.pi) * math.exp(x * x / 2.0)
+    return x - u / (1.0 + x * u / 2.0)
+
+
+@jit
+def _betacf(a, b, x):
+    """Continued fraction of the incomplete beta (modified Lentz)."""
+    tiny = 1e-300
+    qab = a + b
+    qap = a + 1.0
+    qam = a - 1.0
+    c = 1.0
+    d = 1.0 - qab * x / qap
+    if abs(d) < tiny:
+        d = tiny
+    d = 1.0 / d
+    h = d
+    for m in range(1, 400):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        if abs(d) < tiny:
+            d = tiny
+        c = 1.0 + aa / c
+        if abs(c) < tiny:
+            c = tiny
+        d = 1.0 / d
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        if abs(d) < tiny:
+            d = tiny
+        c = 1.0 + aa / c
+        if abs(c) < tiny:
+            c = tiny
+        d = 1.0 / d
+        de = d * c
+        h *= de
+        if abs(de - 1.0) < 1e-15:
+            break
+    return h
+
+
+@jit
+def betainc(a, b, x):
+    """Regularized incomplete beta I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    lbt = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(lbt) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(lbt) * _betacf(b, a, 1.0 - x) / b
+
+
+@jit
+def betappf(p, a, b):
+    """Inverse of I_x(a, b) = p: safeguarded Newton inside a shrinking bisection bracket."""
+    if p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return 1.0
+    lo = 0.0
+    hi = 1.0
+    x = a / (a + b)
+    lnorm = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+    for _ in range(200):
+        f = betainc(a, b, x) - p
+        if f == 0.0:
+            return x
+        if f < 0.0:
+            lo = x
+        else:
+            hi = x
+        dens = math.exp(lnorm + (a - 1.0) * math.log(x) + (b - 1.0) * math.log1p(-x))
+        xn = x - f / dens if dens > 0.0 else -1.0
+        if not (lo < xn < hi):
+            xn = 0.5 * (lo + hi)
+        if abs(xn - x) <= 1e-15 * max(x, 1e-300) or hi - lo < 1e-300:
+            return xn
+        x = xn
+    return x
+
+
+# ---------------------------------------------------------------------------------------------
+# Distributions: validity, central value, quantile from a standard-normal score, CDF
+# ---------------------------------------------------------------------------------------------
+
+
+@jit
+def dist_ok(code, a, b, c):
+    if code == D_NORMAL or code == D_LOGNORMAL:
+        return b > 0.0 and math.isfinite(a) and math.isfinite(b)
+    if code == D_BETA:
+        return a > 0.0 and b > 0.0 and math.isfinite(a) and math.isfinite(b)
+    if code == D_UNIFORM:
+        return a < b and math.isfinite(a) and math.isfinite(b)
+    if code == D_TRIANGULAR:
+        return a <= b <= c and a < c and math.isfinite(a) and math.isfinite(c)
+    if code == D_PARETO or code == D_LOGNORMAL_NAT:
+        return a > 0.0 and b > 0.0 and math.isfinite(a) and math.isfinite(b)
+    return False
+
+
+@jit
+def ln_mu(m, s):
+    """mu of the underlying normal for a natural-scale mean m and sd s (moment matched)."""
+    return math.log(m) - 0.5 * math.log1p((s / m) * (s / m))
+
+
+@jit
+def ln_sigma(m, s):
+    """sigma of the underlying normal for a natural-scale mean m and sd s (moment matched)."""
+    return math.sqrt(math.log1p((s / m) * (s / m)))
+
+
+@jit
+def central(code, a, b, c, err):
+    """The deterministic-mode value of a distribution (LANGUAGE.md §2.3)."""
+    if not dist_ok(code, a, b, c):
+        setf(err, F_DIST)
+        return np.nan
+    if code == D_NORMAL:
+        return a
+    if code == D_LOGNORMAL:
+        return math.exp(a)
+    if code == D_LOGNORMAL_NAT:
+        return a
+    if code == D_BETA:
+        return a / (a + b)
+    if code == D_UNIFORM:
+        return 0.5 * (a + b)
+    if code == D_TRIANGULAR:
+        return b
+    return a * 2.0 ** (1.0 / b)
+
+
+@jit
+def from_z(code, a, b, c, z, err):
+    """The quantile at Phi(z): inverse-CDF sampling driven by a standard-normal score (copula-ready)."""
+    if not dist_ok(code, a, b, c):
+        setf(err, F_DIST)
+        return np.nan
+    if code == D_NORMAL:
+        return a + b * z
+    if code == D_LOGNORMAL:
+        return math.exp(a + b * z)
+    if code == D_LOGNORMAL_NAT:
+        return math.exp(ln_mu(a, b) + ln_sigma(a, b) * z)
+    if code == D_UNIFORM:
+        return a + (b - a) * ncdf(z)
+    if code == D_TRIANGULAR:
+        u = ncdf(z)
+        fc = (b - a) / (c - a)
+        if u < fc:
+            return a + math.sqrt(u * (c - a) * (b - a))
+        return c - math.sqrt(ncdf(-z) * (c - a) * (c - b))
+    if code == D_PARETO:
+        return a * ncdf(-z) ** (-1.0 / b)
+    # Beta: use the tail with the better precision
+    if z <= 0.0:
+        return betappf(ncdf(z), a, b)
+    return 1.0 - betappf(ncdf(-z), b, a)
+
+
+@jit
+def cdf(code, a, b, c, x):
+    if code == D_NORMAL:
+        return ncdf((x - a) / b)
+    if code == D_LOGNORMAL:
+        return 0.0 if x <= 0.0 else ncdf((math.log(x) - a) / b)
+    if code == D_LOGNORMAL_NAT:
+        return 0.0 if x <= 0.0 else ncdf((math.log(x) - ln_mu(a, b)) / ln_sigma(a, b))
+    if code == D_UNIFORM:
+        return min(max((x - a) / (b - a), 0.0), 1.0)
+    if code == D_TRIANGULAR:
+        if x <= a:
+            return 0.0
+        if x >= c:
+            return 1.0
+        if x <= b:
+            return (x - a) * (x - a) / ((c - a) * (b - a))
+        return 1.0 - (c - x) * (c - x) / ((c - a) * (c - b))
+    if code == D_PARETO:
+        return 0.0 if x <= a else 1.0 - (a / x) ** b
+    return betainc(a, b, x)
+
+
+@jit
+def mix_central(codes, pa, pb, pc, w, err):
+    acc = 0.0
+    for k in range(len(codes)):
+        acc += w[k] * central(codes[k], pa[k], pb[k], pc[k], err)
+    return acc
+
+
+@jit
+def mix_from_z(codes, pa, pb, pc, w, z, err):
+    """Mixture quantile at Phi(z) by bisection on the mixture CDF, bracketed by the component quantiles."""
+    lo = np.inf
+    hi = -np.inf
+    for k in range(len(codes)):
+        q = from_z(codes[k], pa[k], pb[k], pc[k], z, err)
+        lo = min(lo, q)
+        hi = max(hi, q)
+    if err[0] != 0:
+        return np.nan
+    u = ncdf(z)
+    for _ in range(200):
+        if hi - lo <= 1e-15 * max(abs(lo), abs(hi)) or hi - lo <= 1e-300:
+            break
+        mid = 0.5 * (lo + hi)
+        f = 0.0
+        for k in range(len(codes)):
+            f += w[k] * cdf(codes[k], pa[k], pb[k], pc[k], mid)
+        if f < u:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+@jit
+def draw(g, det, code, a, b, c, err):
+    """An inline draw: the central value in deterministic mode, else a fresh sample from generator g."""
+    if det:
+        return central(code, a, b, c, err)
+    return from_z(code, a, b, c, g.standard_normal(), err)
+
+
+@jit
+def draw_mix(g, det, codes, pa, pb, pc, w, err):
+    if det:
+        return mix_central(codes, pa, pb, pc, w, err)
+    return mix_from_z(codes, pa, pb, pc, w, g.standard_normal(), err)
+
+
+# ---------------------------------------------------------------------------------------------
+# Path bookkeeping and whole-series reads used by the generated code
+# ---------------------------------------------------------------------------------------------
+
+
+@jit
+def fail(st, i, s, site, err):
+    """Mark path i as faulted at step s by the statement `site`."""
+    st[i, 0] = S_FAULT
+    st[i, 1] = s
+    st[i, 2] = site
+    st[i, 3] = err[0]
+
+
+@jit
+def s_cumsum(vals, j, i, tt, lim, T, err):
+    """sum of vals[j, i, 0..tt]."""
+    acc = 0.0
+    n = to_step(tt, err)
+    for k in range(n + 1):
+        acc += rd(vals, j, i, float(k), lim, T, err)
+    return acc

@@ -1,0 +1,1365 @@
+"""Name resolution and type/unit checking of a parsed PEL model (LANGUAGE.md §1, §2.1, §4, §5, §8, §12).
+
+Codes used besides the normative table of LANGUAGE.md §9 (unused slots, documented here):
+  W0100  declaration-context coercion (§1.5): a plain value read as `per <unit>` or `per <entity>`
+         (`param g: Rate per Month = 0.15`, `Currency<USD> per Month = $10_000`); E0100 in strict mode.
+  W0101  non-integral `simulate for` horizon rounded up to whole steps.
+  W0702  a policy modifies a parameter (allowed, §5 [R]); E0702 in strict mode.
+  E0601  also: a variable named like a key of the results JSON (DESIGN.md §3).
+  E0800  division by a literal zero (the compile-time case of the runtime arithmetic error).
+Diagnostics are collected into the bag, never raised; they are sorted by source position.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field, replace
+
+from pel.diagnostics import CompileError, DiagnosticBag, Span
+from pel.frontend import ast
+from pel.frontend.types import (
+    BOOLEAN,
+    FRACTION,
+    INTEGER,
+    LIT_UNITS,
+    STRING,
+    TIME_UNITS,
+    UNIT_SPELLINGS,
+    UNKNOWN,
+    PelType,
+    additive,
+    array,
+    currency,
+    divide,
+    duration,
+    entity_key,
+    multiply,
+    power,
+    same_dimension,
+    step_normalize,
+    steps_in,
+    type_text,
+)
+
+__all__ = ["CheckedModel", "DistInfo", "Symbol", "check", "type_text"]
+
+RESULT_KEYS = frozenset({
+    "status", "message", "model", "mode", "seed", "steps", "time_unit", "warnings", "violations",
+    "assumptions", "runs", "success_rate", "constraints",
+})
+CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP"}
+TIME_NAMES = ("t",)
+HORIZON_NAMES = ("t_max", "time_horizon")
+DEFAULT_HORIZON = 12
+
+STDLIB = {
+    "unit_econ": "ltv_simple ltv_with_discount ltv payback_period ltv_to_cac_ratio customer_lifetime "
+                 "magic_number burn_multiple rule_of_40 cac arpu nrr gross_margin_ltv",
+    "retention": "cohort_retention net_dollar_retention gross_dollar_retention ndr gdr retention_curve "
+                 "survival_curve",
+    "cashflow": "runway_months free_cash_flow fcf accounts_receivable accounts_payable burn_rate "
+                "cash_conversion_cycle working_capital",
+    "capacity": "calculate_utilization capacity_gap required_capacity effective_capacity "
+                "utilization_variability team_capacity peak_utilization overutilization_penalty "
+                "capacity_lead_time capacity_increment capacity_cost average_utilization server_capacity "
+                "allocate_capacity",
+    "hiring": "hiring_funnel ramp_curve effective_headcount attrition_replacement onboarding_cost cost_per_hire "
+              "hiring_plan total_talent_cost required_headcount recruiting_cost hiring_lag_impact hire_roi "
+              "growth_hiring team_productivity",
+    "funnel": "conversion_funnel funnel_conversion lead_velocity pipeline_coverage",
+}
+STDLIB_MODULE = {name: mod for mod, names in STDLIB.items() for name in names.split()}
+
+BUILTINS = frozenset({
+    "abs", "round", "floor", "ceil", "min", "max", "clamp", "sqrt", "exp", "log", "ln", "pow", "sum", "avg",
+    "mean", "count", "length", "len", "npv", "irr", "cumsum", "lag", "percentChange",
+})
+# builtins whose first argument is a whole series/array
+SERIES_ARG_BUILTINS = frozenset({"sum", "avg", "mean", "count", "length", "len", "npv", "irr", "cumsum", "lag",
+                                 "percentChange"})
+
+# distribution name -> ordered canonical parameters, each with its accepted spellings
+DISTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "Normal": (("mu", ("μ", "mu", "mean")), ("sigma", ("σ", "sigma", "std", "sd", "stddev"))),
+    "LogNormal": (("mu", ("μ", "mu", "mean")), ("sigma", ("σ", "sigma", "std", "sd", "stddev"))),
+    "Beta": (("alpha", ("α", "alpha")), ("beta", ("β", "beta"))),
+    "Uniform": (("low", ("low", "min", "a")), ("high", ("high", "max", "b"))),
+    "Triangular": (("low", ("low", "min", "a")), ("mode", ("mode", "c", "peak")), ("high", ("high", "max", "b"))),
+    "Pareto": (("xm", ("xₘ", "xm", "x_m", "x_min", "scale")), ("alpha", ("α", "alpha", "shape"))),
+    "Mixture": (("components", ("components", "distributions", "dists")), ("weights", ("weights", "w"))),
+}
+DIST_NAMES = {name.lower(): name for name in DISTS}
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Symbol:
+    """A model-level name: kind is param | var | func | enum | record | import."""
+
+    name: str
+    kind: str
+    node: ast.Node
+    type: PelType | None = None
+
+
+@dataclass
+class DistInfo:
+    """A distribution with canonical parameter names (LANGUAGE.md §2.1)."""
+
+    dist: str  # canonical: Normal, LogNormal, Beta, Uniform, Triangular, Pareto, Mixture
+    params: list[tuple[str, ast.Expr]]
+    type: PelType
+    log_space: bool = True  # LogNormal reading: plain-number mu = log-space
+    components: list[DistInfo] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+    node: ast.Node | None = None
+
+
+@dataclass
+class CheckedModel:
+    """The checked model and everything lowering needs besides the AST."""
+
+    model: ast.Model
+    types: dict[int, PelType]  # id(expr node) -> type
+    decl_types: dict[str, PelType]  # param/var/output name -> declared or inferred type
+    horizon: int = DEFAULT_HORIZON  # T_max in steps
+    time_unit: str = "Month"
+    days_per_month: float = 30.0
+    symbols: dict[str, Symbol] = field(default_factory=dict)
+    coercions: dict[int, float] = field(default_factory=dict)  # id(value expr) -> factor applied on lowering
+    dists: dict[int, DistInfo] = field(default_factory=dict)  # id(Dist or dist-named Call) -> canonical form
+    messages: dict[int, list[str | ast.Expr]] = field(default_factory=dict)  # id(clause) -> template parts
+    policy_targets: set[str] = field(default_factory=set)  # names assigned by some policy
+    funcs: dict[str, ast.FuncDecl] = field(default_factory=dict)
+    strict: bool = False
+    horizon_set: bool = False  # `simulate for …` present
+
+
+@dataclass
+class Env:
+    """Expression context: locals, which names mean `t`, and the code for undefined names."""
+
+    locals: dict[str, PelType] = field(default_factory=dict)
+    time_names: tuple[str, ...] = TIME_NAMES
+    undefined_code: str = "E0600"
+    returns: list[PelType] | None = None  # return types seen in a func/block body
+    expected_return: PelType | None = None
+
+    def child(self, **more: PelType) -> Env:
+        return replace(self, locals={**self.locals, **more})
+
+
+def check(model: ast.Model, bag: DiagnosticBag, *, strict: bool = False) -> CheckedModel:
+    """Resolve names and check types/units of `model`; every problem goes into `bag`."""
+    start = len(bag.items)
+    checker = _Checker(model, bag, strict)
+    checker.run()
+    _sort_new(bag, start)
+    return checker.out
+
+
+def _sort_new(bag: DiagnosticBag, start: int) -> None:
+    def key(d):
+        s = d.span
+        return (0, 0) if s is None else (s.line, s.col)
+
+    bag.items[start:] = sorted(bag.items[start:], key=key)
+
+
+def _is_zero(e: ast.Expr) -> bool:
+    while isinstance(e, ast.Unary) and e.op in "+-":
+        e = e.operand
+    return isinstance(e, ast.Number | ast.Percent) and e.value == 0
+
+
+def literal_value(e: ast.Expr | None, step_unit: str = "Month") -> float | None:
+    """Numeric value of a literal (with unary minus, simple arithmetic), in step units; None otherwise."""
+    if e is None:
+        return None
+    if isinstance(e, ast.Number | ast.Money | ast.Percent):
+        return float(e.value)
+    if isinstance(e, ast.DurationLit):
+        return e.amount * steps_in(LIT_UNITS[e.unit], step_unit)
+    if isinstance(e, ast.Unary) and e.op in "+-":
+        v = literal_value(e.operand, step_unit)
+        return None if v is None else (-v if e.op == "-" else v)
+    if isinstance(e, ast.Binary) and e.op in ("+", "-", "*", "/", "^"):
+        a, b = literal_value(e.left, step_unit), literal_value(e.right, step_unit)
+        if a is None or b is None:
+            return None
+        try:
+            return {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else None,
+                    "^": float(a ** b) if a > 0 or float(b).is_integer() else None}[e.op]
+        except OverflowError:
+            return None
+    return None
+
+
+class _Checker:
+    def __init__(self, model: ast.Model, bag: DiagnosticBag, strict: bool) -> None:
+        self.model = model
+        self.bag = bag
+        self.strict = strict
+        self.out = CheckedModel(model=model, types={}, decl_types={}, strict=strict)
+        self.step = self.out.time_unit
+        self.symbols = self.out.symbols
+        self.rules: dict[str, list[ast.Node]] = {}  # var -> defining nodes
+        self.inferring: set[str] = set()
+        self.checked_rules: set[int] = set()
+        self.imports: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ diagnostics
+    def error(self, code: str, msg: str, span: Span | None, hint: str | None = None) -> None:
+        self.bag.error(code, msg, span, hint)
+
+    def coercion(self, msg: str, span: Span | None, hint: str | None = None) -> None:
+        if self.strict:
+            self.bag.error("E0100", msg, span, hint or "strict mode forbids implicit unit coercions")
+        else:
+            self.bag.warning("W0100", msg, span, hint)
+
+    # ------------------------------------------------------------------ driver
+    def run(self) -> None:
+        self.collect()
+        for item in self.model.items:
+            if isinstance(item, ast.ParamDecl):
+                self.check_param(item)
+            elif isinstance(item, ast.FuncDecl):
+                self.check_func(item)
+        for name, nodes in self.rules.items():
+            self.var_type(name)
+            for node in nodes:
+                self.check_rule(name, node)
+        for item in self.model.items:
+            if isinstance(item, ast.ConstraintDecl):
+                self.check_constraint(item)
+            elif isinstance(item, ast.PolicyDecl):
+                self.check_policy(item)
+            elif isinstance(item, ast.OutputDecl):
+                self.check_output(item)
+        self.check_simulate()
+
+    # ------------------------------------------------------------------ pass 1: declarations
+    def collect(self) -> None:
+        for imp in self.model.imports:
+            alias = imp.alias or imp.module.split(".")[-1]
+            self.imports[alias] = imp.module
+            for n in imp.names:
+                self.imports[n] = imp.module
+        for item in self.model.items:
+            if isinstance(item, ast.ParamDecl):
+                if not self.declare(item.name, "param", item, item.name_span or item.span):
+                    continue
+                if item.type is None:
+                    self.error("E0102", f"parameter '{item.name}' needs a type annotation", item.span,
+                               "write `param name: Type = value`")
+                    t = UNKNOWN
+                else:
+                    t = self.resolve(item.type)
+                self.symbols[item.name].type = t
+                self.out.decl_types[item.name] = t
+            elif isinstance(item, ast.VarDecl):
+                self.collect_var(item)
+            elif isinstance(item, ast.SeriesRule):
+                self.rules.setdefault(item.name, []).append(item)  # resolved after all declarations
+            elif isinstance(item, ast.FuncDecl):
+                if self.declare(item.name, "func", item, item.span):
+                    self.out.funcs[item.name] = item
+            elif isinstance(item, ast.EnumDecl):
+                self.declare(item.name, "enum", item, item.span)
+                self.symbols[item.name].type = PelType("Enum", name=item.name)
+            elif isinstance(item, ast.RecordDecl):
+                self.declare(item.name, "record", item, item.span)
+        # bare rules for names that are not declared vars
+        for name in list(self.rules):
+            sym = self.symbols.get(name)
+            if sym is not None and sym.kind == "var":
+                continue
+            nodes = self.rules.pop(name)
+            for node in nodes:
+                if sym is None:
+                    self.error("E0600", f"'{name}' is defined by a rule but never declared", node.span,
+                               f"declare it first: `var {name}: TimeSeries<...>`")
+                else:
+                    self.error("E0601", f"'{name}' is already defined as a {sym.kind}", node.span,
+                               "only variables take time-indexed or assigned definitions")
+        for name, nodes in self.rules.items():
+            self.check_duplicate_rules(name, nodes)
+
+    def declare(self, name: str, kind: str, node: ast.Node, span: Span) -> bool:
+        prev = self.symbols.get(name)
+        if prev is not None:
+            self.error("E0601", f"'{name}' is already defined (as a {prev.kind} at line {prev.node.span.line})",
+                       span, "rename one of the two definitions")
+            return False
+        if name in self.imports:
+            self.error("E0601", f"'{name}' is already defined by an import", span)
+            return False
+        self.symbols[name] = Symbol(name, kind, node)
+        return True
+
+    def collect_var(self, item: ast.VarDecl) -> None:
+        prev = self.symbols.get(item.name)
+        if prev is not None and prev.kind == "var" and (item.index is not None or item.value is not None
+                                                        and item.type is None):
+            self.rules[item.name].append(item)  # `var x[t+1] = …` after `var x[0] = …`: another rule
+            if item.type is not None and prev.type is None:
+                prev.type = self.resolve(item.type)
+            return
+        if not self.declare(item.name, "var", item, item.name_span or item.span):
+            return
+        if item.name in RESULT_KEYS:
+            self.error("E0601", f"variable name '{item.name}' collides with the results key '{item.name}'",
+                       item.name_span or item.span,
+                       f"rename it (e.g. '{item.name}_value'): results JSON reserves this key")
+        self.symbols[item.name].type = self.resolve(item.type) if item.type is not None else None
+        earlier = self.rules.get(item.name, [])  # bare rules written before the declaration
+        self.rules[item.name] = ([item] if item.value is not None else []) + earlier
+
+    def check_duplicate_rules(self, name: str, nodes: list[ast.Node]) -> None:
+        scalar = general = None
+        literals: dict[int, ast.Node] = {}
+        for node in nodes:
+            pattern = node.index
+            if pattern is None:
+                if scalar is not None or general is not None:
+                    self.dup_rule(name, node, scalar or general)
+                scalar = scalar or node
+            elif pattern.literal is not None:
+                if pattern.literal in literals:
+                    self.dup_rule(name, node, literals[pattern.literal])
+                literals.setdefault(pattern.literal, node)
+            else:
+                if general is not None or scalar is not None:
+                    self.dup_rule(name, node, general or scalar)
+                general = general or node
+
+    def dup_rule(self, name: str, node: ast.Node, first: ast.Node) -> None:
+        self.error("E0601", f"'{name}' is defined twice (first definition at line {first.span.line})",
+                   node.span, "a variable has one general rule (`x[t]`, `x[t+1]` or `x = …`) plus literal ones")
+
+    # ------------------------------------------------------------------ types as written
+    def resolve(self, te: ast.TypeExpr) -> PelType:
+        t = self._resolve_base(te)
+        if te.per and not t.unknown:
+            unit = UNIT_SPELLINGS.get(te.per)
+            if t.kind != "num":
+                self.error("E0101", f"'{type_text(t)} per {te.per}' is not a valid type", te.span)
+                return UNKNOWN
+            if unit is not None:
+                if te.name == "Rate":
+                    return replace(t, te=-1, time=unit)
+                if t.te != 0:
+                    self.error("E0101", f"'{type_text(t)} per {te.per}' is not a valid type", te.span)
+                    return UNKNOWN
+                return replace(t, te=-1, time=unit)
+            return replace(t, scope=te.per)
+        return t
+
+    def _resolve_base(self, te: ast.TypeExpr) -> PelType:
+        name, args = te.name, te.args
+        if name in ("Fraction", "Float", "Number", "Percent", "Percentage"):
+            return FRACTION
+        if name in ("Int", "Integer"):
+            return INTEGER
+        if name in ("Boolean", "Bool"):
+            return BOOLEAN
+        if name == "String":
+            return STRING
+        if name == "Currency":
+            code = args[0].name if args else None
+            if code is None:
+                self.error("E0101", "Currency needs an ISO code: `Currency<USD>`", te.span)
+                return UNKNOWN
+            if len(code) != 3 or not code.isupper():
+                self.error("E0101", f"'{code}' is not an ISO-4217 currency code", te.span,
+                           "write a three-letter code such as USD, EUR, GBP")
+                return UNKNOWN
+            return currency(code)
+        if name in ("Count", "Capacity"):
+            return PelType("num", base=name, tag=args[0].name if args else None)
+        if name == "Rate":
+            if args:
+                self.error("E0101", "write `Rate per Month`, not `Rate<…>`", te.span)
+                return UNKNOWN
+            if te.per is None:
+                self.error("E0101", "`Rate` needs a time unit: `Rate per Month`", te.span)
+                return UNKNOWN
+            if UNIT_SPELLINGS.get(te.per) is None:
+                self.error("E0101", f"unknown time unit '{te.per}'", te.span,
+                           "use one of " + ", ".join(TIME_UNITS))
+                return UNKNOWN
+            return FRACTION
+        if name == "Duration":
+            unit = UNIT_SPELLINGS.get(args[0].name) if args else None
+            if args and unit is None:
+                self.error("E0101", f"unknown time unit '{args[0].name}'", te.span)
+            return duration(unit)
+        if name in ("TimeSeries", "Distribution", "CohortSeries"):
+            if len(args) != 1:
+                self.error("E0101", f"{name} takes one type argument", te.span)
+                return UNKNOWN
+            inner = self.resolve(args[0])
+            return replace(inner, series=True) if name != "Distribution" else inner
+        if name in ("Array", "List"):
+            return array(self.resolve(args[0]) if args else UNKNOWN)
+        if name == "Scoped":
+            if len(args) != 2:
+                self.error("E0101", "Scoped takes two type arguments: `Scoped<T, Entity>`", te.span)
+                return UNKNOWN
+            return replace(self.resolve(args[0]), scope=args[1].name)
+        sym = self.symbols.get(name)
+        if sym is not None and sym.kind == "enum":
+            return PelType("Enum", name=name)
+        if sym is not None and sym.kind == "record":
+            return PelType("Record", name=name)
+        for item in self.model.items:  # enums/records declared later
+            if isinstance(item, ast.EnumDecl | ast.RecordDecl) and item.name == name:
+                return PelType("Enum" if isinstance(item, ast.EnumDecl) else "Record", name=name)
+        known = ["Currency", "Rate", "Duration", "Count", "Capacity", "Fraction", "Boolean", "TimeSeries",
+                 "Array", "String", "Int"]
+        close = difflib.get_close_matches(name, known, n=1)
+        self.error("E0101", f"unknown type '{name}'", te.span, f"did you mean '{close[0]}'?" if close else None)
+        return UNKNOWN
+
+    # ------------------------------------------------------------------ compatibility
+    def assign(self, declared: PelType, actual: PelType, node: ast.Node, what: str,
+               code: str = "E0100") -> float:
+        """Check that `actual` may be stored in `declared`; returns the factor lowering multiplies by."""
+        d, a = declared.element(), actual.element()
+        if d.unknown or a.unknown:
+            return 1.0
+        if d.kind != "num" or a.kind != "num":
+            if d.kind == a.kind and (d.kind != "Array" or self._array_ok(d, a)) and d.name == a.name:
+                return 1.0
+            self.error(code, f"{what} has type {type_text(declared)} but the value is {type_text(actual)}",
+                       node.span)
+            return 1.0
+        if same_dimension(d, a):
+            return 1.0
+        if d.te == a.te == -1 and replace(d, time=None) == replace(a, time=None, integral=d.integral):
+            return 1.0  # a flow in another time unit: lossless, values are per step anyway
+        na = step_normalize(a, self.step)
+        if na is not None and same_dimension(d, na):
+            return 1.0
+        if a.scope and not d.scope and same_dimension(d, replace(a, scope=None)):
+            return 1.0
+        if d.scope and not a.scope and self._assignable_plain(replace(d, scope=None), a):
+            self.coercion(f"{type_text(actual)} value for {what} ({type_text(declared)}) is read as "
+                          f"per {d.scope}", node.span)
+            return 1.0
+        if d.te == 0 and a.te == 0 and not d.scope and not a.scope and (
+                a.base is None and d.base in ("Count", "Capacity") or d.base is None and a.base == "Count"):
+            return 1.0  # bare numbers for counts/capacities; counts used as plain numbers
+        if d.te == -1 and a.te == 0 and (a.base == d.base and a.tag == d.tag or a.base == "Count"
+                                         and d.base is None) and entity_key(a.scope) == entity_key(d.scope):
+            self.coercion(f"{type_text(actual)} value for {what} ({type_text(declared)}) is read as "
+                          f"per {d.time}", node.span,
+                          f"write the unit explicitly, e.g. `… / 1{_unit_suffix(d.time)}`")
+            return 1.0 / steps_in(d.time, self.step)
+        if d.te == -1 and a.te == -1 and d.base is None and a.base == "Count":
+            return 1.0
+        if d.base == a.base == "Currency" and d.tag != a.tag:
+            self.error("E0201", f"{what} is {type_text(declared)} but the value is {type_text(actual)}",
+                       node.span, "convert explicitly: `x as Currency<EUR> with exchangeRate(r)`")
+            return 1.0
+        hint = None
+        if d.base == "Currency" and a.base is None and a.te == 0:
+            hint = f"write a currency literal such as ${_first_number(node)}"
+        self.error(code, f"{what} has type {type_text(declared)} but the value is {type_text(actual)}",
+                   node.span, hint)
+        return 1.0
+
+    def _assignable_plain(self, d: PelType, a: PelType) -> bool:
+        return same_dimension(d, a) or (d.te == -1 and a.te == 0 and a.base == d.base and a.tag == d.tag)
+
+    def _array_ok(self, d: PelType, a: PelType) -> bool:
+        if d.inner is None or a.inner is None or d.inner.unknown or a.inner.unknown:
+            return True
+        if d.inner.kind == a.inner.kind == "num":
+            return same_dimension(d.inner, a.inner) or a.inner.dimensionless and d.inner.base != "Currency"
+        return d.inner.kind == a.inner.kind
+
+    # ------------------------------------------------------------------ params
+    def check_param(self, p: ast.ParamDecl) -> None:
+        if self.symbols.get(p.name) is None or self.symbols[p.name].node is not p or p.value is None:
+            if p.value is None and self.symbols.get(p.name) and self.symbols[p.name].node is p:
+                self.error("E0102", f"parameter '{p.name}' has no value", p.span,
+                           "write `= value` or `~ Distribution(...)`")
+            return
+        declared = self.out.decl_types[p.name]
+        env = Env()
+        if self.dist_node(p.value):
+            info = self.check_dist(p.value, env, declared)
+            self.out.coercions[id(p.value)] = self.dist_coercion(info, declared, p)
+            return
+        actual = self.expr(p.value, env, declared)
+        factor = self.assign(declared, actual, p.value, f"parameter '{p.name}'")
+        if factor != 1.0:
+            self.out.coercions[id(p.value)] = factor
+
+    def dist_coercion(self, info: DistInfo, declared: PelType, p: ast.Node) -> float:
+        if info.dist == "LogNormal" and info.log_space and declared.kind == "num" and declared.te != -1:
+            return 1.0  # plain-number mu reads log-space whatever the declared type (§12)
+        probe = info.type if not (info.dist == "LogNormal" and info.log_space) else FRACTION
+        factor = self.assign(declared, probe, info.node or p, f"parameter '{getattr(p, 'name', '?')}'")
+        if factor != 1.0 and info.dist in ("Beta", "Mixture"):
+            self.error("E0100", f"a {info.dist} distribution cannot be rescaled to {type_text(declared)}",
+                       (info.node or p).span, f"declare the parameter per {self.step} or give the value "
+                       f"with its unit")
+        return factor
+
+    # ------------------------------------------------------------------ vars
+    def var_type(self, name: str) -> PelType:
+        if name in self.out.decl_types:
+            return self.out.decl_types[name]
+        sym = self.symbols[name]
+        nodes = self.rules.get(name, [])
+        series = any(getattr(n, "index", None) is not None for n in nodes)
+        if sym.type is not None:
+            t = sym.type
+        elif name in self.inferring:
+            return UNKNOWN
+        else:
+            self.inferring.add(name)
+            t = UNKNOWN
+            for node in nodes:
+                t = self.check_rule(name, node, infer=True).element()
+                if not t.unknown:
+                    break
+            self.inferring.discard(name)
+            if not nodes:
+                decl = sym.node
+                self.error("E0102", f"cannot infer the type of '{name}'", decl.span,
+                           f"annotate it: `var {name}: TimeSeries<...>`")
+        if series and not t.unknown:
+            t = replace(t, series=True)
+        self.out.decl_types[name] = t
+        sym.type = t
+        return t
+
+    def rule_env(self, node: ast.Node) -> Env:
+        pattern = getattr(node, "index", None)
+        names = TIME_NAMES if pattern is None or pattern.var in TIME_NAMES else (*TIME_NAMES, pattern.var)
+        return Env(time_names=names)
+
+    def check_rule(self, name: str, node: ast.Node, infer: bool = False) -> PelType:
+        value = node.value
+        if id(node) in self.checked_rules:
+            return self.out.types.get(id(value), UNKNOWN)
+        self.checked_rules.add(id(node))
+        env = self.rule_env(node)
+        if getattr(node, "guard", None) is not None:
+            self.boolean(node.guard, env, "E0100", "the rule's `for` condition")
+        declared = None if infer else self.var_type(name)
+        t = self.expr(value, env, declared)
+        if declared is not None:
+            factor = self.assign(declared, t, value, f"variable '{name}'")
+            if factor != 1.0:
+                self.out.coercions[id(value)] = factor
+        return t
+
+    # ------------------------------------------------------------------ funcs
+    def check_func(self, f: ast.FuncDecl) -> None:
+        local = {}
+        for fp in f.params:
+            local[fp.name] = self.resolve(fp.type) if fp.type is not None else UNKNOWN
+        ret = self.resolve(f.returns) if f.returns is not None else None
+        env = Env(locals=local, returns=[], expected_return=ret)
+        self.stmts(f.body, env)
+
+    def func_sig(self, f: ast.FuncDecl) -> tuple[list[PelType], PelType]:
+        params = [self.resolve_quiet(fp.type) for fp in f.params]
+        return params, self.resolve_quiet(f.returns)
+
+    def resolve_quiet(self, te: ast.TypeExpr | None) -> PelType:
+        if te is None:
+            return UNKNOWN
+        mark = len(self.bag.items)
+        t = self.resolve(te)
+        del self.bag.items[mark:]  # reported once, when the declaration itself is checked
+        return t
+
+    def stmts(self, body: tuple[ast.Stmt, ...], env: Env) -> None:
+        for s in body:
+            self.stmt(s, env)
+
+    def stmt(self, s: ast.Stmt, env: Env) -> None:
+        if isinstance(s, ast.LetStmt):
+            t = self.expr(s.value, env) if s.value is not None else UNKNOWN
+            if s.type is not None:
+                declared = self.resolve(s.type)
+                if s.value is not None:
+                    self.assign(declared, t, s.value, f"'{s.name}'")
+                t = declared
+            env.locals[s.name] = t
+        elif isinstance(s, ast.AssignStmt):
+            target = s.target.id if isinstance(s.target, ast.Name) else None
+            t = self.expr(s.value, env)
+            if target is None or target not in env.locals:
+                self.error("E0600", "assignment target is not a local variable of this body", s.target.span,
+                           "declare it first with `var name = …`")
+            elif s.op in ("=", "+=", "-="):
+                if env.locals[target].unknown:
+                    env.locals[target] = t
+                else:
+                    self.assign(env.locals[target], t, s.value, f"'{target}'")
+        elif isinstance(s, ast.IfStmt):
+            self.boolean(s.cond, env, "E0100", "an `if` condition")
+            self.stmts(s.then, env.child())
+            self.stmts(s.else_, env.child())
+        elif isinstance(s, ast.ForStmt):
+            self.numeric_index(s.start, env)
+            self.numeric_index(s.end, env)
+            inner = env.child(**{s.var: INTEGER})
+            inner.returns = env.returns
+            self.stmts(s.body, inner)
+        elif isinstance(s, ast.ReturnStmt):
+            t = self.expr(s.value, env) if s.value is not None else UNKNOWN
+            if env.expected_return is not None and s.value is not None:
+                self.assign(env.expected_return, t, s.value, "the return value")
+            if env.returns is not None:
+                env.returns.append(t)
+        elif isinstance(s, ast.ExprStmt):
+            self.expr(s.expr, env)
+        elif isinstance(s, ast.EmitStmt):
+            for kw in s.args:
+                self.expr(kw.value, env)
+
+    def numeric_index(self, e: ast.Expr, env: Env) -> None:
+        t = self.expr(e, env).element()
+        if t.kind == "num" and not (t.dimensionless or step_normalize(t, self.step)):
+            self.error("E0100", f"a range bound must be a plain number, found {type_text(t)}", e.span)
+        elif t.kind not in ("num", "Unknown"):
+            self.error("E0100", f"a range bound must be a number, found {type_text(t)}", e.span)
+
+    def boolean(self, e: ast.Expr, env: Env, code: str, what: str) -> None:
+        t = self.expr(e, env)
+        if t.kind not in ("Boolean", "Unknown"):
+            self.error(code, f"{what} must be Boolean, found {type_text(t)}", e.span,
+                       "compare it, e.g. `x > 0`")
+
+    # ------------------------------------------------------------------ constraints and policies
+    def check_constraint(self, c: ast.ConstraintDecl) -> None:
+        env = Env(undefined_code="E0503")
+        if c.scope is not None:
+            self.check_scope(c.scope, env)
+        for clause in c.clauses:
+            self.boolean(clause.condition, env, "E0501", f"the condition of constraint '{c.name}'")
+            sev = clause.severity
+            if sev is None and c.has_block:
+                self.error("E0504", f"constraint '{c.name}' has no severity", clause.span,
+                           "add `severity: fatal` or `severity: warning`")
+            elif sev is not None and sev not in ("fatal", "warning"):
+                sugg = "fatal" if sev.lower() in ("error", "critical", "fatal", "severe", "high") else "warning"
+                self.error("E0504", f"invalid severity '{sev}' (must be fatal or warning)",
+                           clause.severity_span or clause.span, f"use `{sugg}`")
+            if clause.message is not None:
+                self.out.messages[id(clause)] = self.message_parts(clause, env)
+        for extra in c.extras:
+            if extra.key == "slack" and isinstance(extra.value, ast.Bool) and extra.value.value and any(
+                    (cl.severity or "fatal") == "fatal" for cl in c.clauses):
+                self.error("E0506", f"slack requested on fatal constraint '{c.name}'", extra.span,
+                           "slack is tracked for warning constraints only")
+
+    def check_scope(self, scope: ast.Scope, env: Env) -> None:
+        if scope.kind == "range":
+            for bound in (scope.start, scope.end):
+                if bound is not None:
+                    self.numeric_index(bound, env)
+            lo, hi = literal_value(scope.start), literal_value(scope.end)
+            if lo is not None and hi is not None and lo > hi:
+                self.error("E0502", f"constraint scope starts after it ends ({lo:g} > {hi:g})", scope.span)
+        elif scope.kind == "cond" and scope.cond is not None:
+            self.boolean(scope.cond, env, "E0501", "a constraint scope condition")
+
+    def message_parts(self, clause: ast.ConstraintClause, env: Env) -> list[str | ast.Expr]:
+        text = clause.message or ""
+        span = clause.message_span or clause.span
+        parts: list[str | ast.Expr] = []
+        buf: list[str] = []
+        i = 0
+        while i < len(text):
+            ch = text[i]
+            if text.startswith("{{", i) or text.startswith("}}", i):
+                buf.append(ch)
+                i += 2
+                continue
+            if ch == "{":
+                end = text.find("}", i)
+                if end < 0:
+                    self.error("E0005", "unclosed `{` in a constraint message", span, "write `{{` for a brace")
+                    buf.append(text[i:])
+                    break
+                if buf:
+                    parts.append("".join(buf))
+                    buf = []
+                parsed = self.parse_interp(text[i + 1:end], span, i + 1)
+                if parsed is not None:
+                    self.expr(parsed, env)
+                    parts.append(parsed)
+                i = end + 1
+                continue
+            buf.append(ch)
+            i += 1
+        if buf:
+            parts.append("".join(buf))
+        return parts
+
+    def parse_interp(self, text: str, span: Span, offset: int) -> ast.Expr | None:
+        from pel.frontend import parser  # the parser imports nothing from the checker
+
+        try:
+            return parser.parse_expression(text, span.file, span.line, span.col + 1 + offset)
+        except CompileError as exc:
+            self.bag.extend(exc.diagnostics)
+            return None
+
+    def check_policy(self, p: ast.PolicyDecl) -> None:
+        env = Env(undefined_code="E0600")
+        self.boolean(p.trigger, env, "E0700", f"the trigger of policy '{p.name}'")
+        self.actions(p.actions, env, p)
+
+    def actions(self, actions: tuple[ast.Stmt, ...], env: Env, p: ast.PolicyDecl) -> None:
+        for a in actions:
+            if isinstance(a, ast.AssignStmt):
+                self.action(a, env, p)
+            elif isinstance(a, ast.IfStmt):
+                self.boolean(a.cond, env, "E0700", "a conditional action's condition")
+                self.actions(a.then, env, p)
+                self.actions(a.else_, env, p)
+            elif isinstance(a, ast.EmitStmt):
+                for kw in a.args:
+                    self.expr(kw.value, env)
+            else:
+                self.error("E0701", "a policy action must be an assignment, `emit` or `if`", a.span)
+
+    def action(self, a: ast.AssignStmt, env: Env, p: ast.PolicyDecl) -> None:
+        target = a.target
+        if isinstance(target, ast.Index) and isinstance(target.base, ast.Name):
+            self.expr(target.index, Env())
+            target = target.base
+        value_t = self.expr(a.value, env)
+        if not isinstance(target, ast.Name):
+            self.error("E0701", "a policy can only assign a parameter or a variable", a.target.span)
+            return
+        sym = self.symbols.get(target.id)
+        if sym is None or sym.kind not in ("param", "var"):
+            self.error("E0703", f"policy '{p.name}' assigns undefined variable '{target.id}'", target.span,
+                       self.did_you_mean(target.id, ("param", "var")))
+            return
+        self.out.policy_targets.add(target.id)
+        if sym.kind == "param":
+            msg = f"policy '{p.name}' modifies parameter '{target.id}'"
+            hint = f"declare '{target.id}' as `var mut` if it is meant to change"
+            if self.strict:
+                self.error("E0702", msg, a.target.span, hint)
+            else:
+                self.bag.warning("W0702", msg, a.target.span, hint)
+        target_t = self.out.decl_types.get(target.id) or self.var_type(target.id)
+        self.out.types[id(target)] = target_t
+        if a.op in ("*=", "/="):
+            v = value_t.element()
+            if v.kind == "num" and not (v.dimensionless or step_normalize(v, self.step) is not None
+                                        and step_normalize(v, self.step).dimensionless):
+                self.error("E0701", f"`{a.op}` needs a plain factor, found {type_text(value_t)}", a.value.span)
+            elif v.kind not in ("num", "Unknown"):
+                self.error("E0701", f"`{a.op}` needs a number, found {type_text(value_t)}", a.value.span)
+            return
+        factor = self.assign(target_t, value_t, a.value, f"'{target.id}'", code="E0701")
+        if factor != 1.0:
+            self.out.coercions[id(a.value)] = factor
+
+    def check_output(self, o: ast.OutputDecl) -> None:
+        for item in o.items:
+            if item.value is None:
+                sym = self.symbols.get(item.name)
+                if sym is None or sym.kind not in ("var", "param"):
+                    self.error("E0600", f"output '{item.name}' is not a variable", item.span,
+                               self.did_you_mean(item.name, ("var",)))
+                continue
+            if item.name in self.symbols:
+                self.error("E0601", f"'{item.name}' is already defined", item.span)
+            if item.name in RESULT_KEYS:
+                self.error("E0601", f"output name '{item.name}' collides with the results key '{item.name}'",
+                           item.span, f"rename it (e.g. '{item.name}_value')")
+            self.out.decl_types[item.name] = self.expr(item.value, Env())
+
+    def check_simulate(self) -> None:
+        sims = self.model.of(ast.SimulateDecl)
+        for extra in sims[1:]:
+            self.error("E0601", "a model has one `simulate` directive", extra.span)
+        if not sims:
+            return
+        sim = sims[0]
+        if sim.mode is not None and sim.mode not in ("deterministic", "monte_carlo"):
+            self.error("E0100", f"unknown simulation mode '{sim.mode}'", sim.span,
+                       "use deterministic or monte_carlo")
+        for what, e in (("runs", sim.runs), ("seed", sim.seed)):
+            if e is None:
+                continue
+            v = literal_value(e)
+            if not isinstance(e, ast.Number) or v is None or not float(v).is_integer() or v < (1 if what == "runs"
+                                                                                               else 0):
+                self.error("E0100", f"simulate {what} must be a whole number", e.span)
+        if sim.horizon is None:
+            return
+        h = sim.horizon
+        if isinstance(h, ast.DurationLit):
+            steps = h.amount * steps_in(LIT_UNITS[h.unit], self.step)
+        elif isinstance(h, ast.Number):
+            steps = h.value
+        else:
+            self.error("E0100", "the simulation horizon must be a duration such as `36mo` or `5y`", h.span)
+            return
+        whole = math.ceil(steps - 1e-9)
+        if abs(steps - round(steps)) > 1e-9:
+            self.bag.warning("W0101", f"horizon of {steps:g} steps rounded up to {whole}", h.span)
+        if whole < 1:
+            self.error("E0502", "the simulation horizon must be at least one step", h.span)
+            return
+        self.out.horizon = int(whole)
+        self.out.horizon_set = True
+
+    # ------------------------------------------------------------------ names
+    def did_you_mean(self, name: str, kinds: tuple[str, ...] | None = None) -> str | None:
+        if name in STDLIB_MODULE:
+            return f"'{name}' is provided by the standard library module stdlib.{STDLIB_MODULE[name]}: " \
+                   f"`import stdlib.{STDLIB_MODULE[name]}`"
+        pool = [s for s, sym in self.symbols.items() if kinds is None or sym.kind in kinds]
+        close = difflib.get_close_matches(name, pool, n=1, cutoff=0.75)
+        return f"did you mean '{close[0]}'?" if close else None
+
+    def name(self, e: ast.Name, env: Env) -> PelType:
+        n = e.id
+        if n in env.locals:
+            return env.locals[n]
+        if n in env.time_names:
+            return INTEGER
+        sym = self.symbols.get(n)
+        if sym is not None:
+            if sym.kind == "param":
+                return self.out.decl_types.get(n, UNKNOWN)
+            if sym.kind == "var":
+                return self.var_type(n)
+            if sym.kind == "enum":
+                return PelType("Enum", name=n)
+            self.error("E0100", f"'{n}' is a {sym.kind}, not a value", e.span)
+            return UNKNOWN
+        if n in HORIZON_NAMES:
+            return INTEGER
+        what = "function" if n in STDLIB_MODULE else "identifier"
+        self.error(env.undefined_code, f"undefined {what} '{n}'", e.span, self.did_you_mean(n))
+        return UNKNOWN
+
+    # ------------------------------------------------------------------ expressions
+    def expr(self, e: ast.Expr, env: Env, expected: PelType | None = None) -> PelType:
+        if id(e) in self.out.types:
+            return self.out.types[id(e)]
+        t = self._expr(e, env, expected)
+        self.out.types[id(e)] = t
+        return t
+
+    def _expr(self, e: ast.Expr, env: Env, expected: PelType | None) -> PelType:  # noqa: C901
+        if isinstance(e, ast.Number):
+            return INTEGER if e.integral else FRACTION
+        if isinstance(e, ast.Percent):
+            return FRACTION
+        if isinstance(e, ast.Money):
+            code = CURRENCY_SYMBOLS.get(e.symbol)
+            if code is None:
+                if expected is not None and expected.base == "Currency" and expected.tag in ("JPY", "CNY"):
+                    return currency(expected.tag)
+                self.error("E0102", f"'{e.symbol}' is ambiguous (JPY or CNY)", e.span,
+                           "annotate the declaration as Currency<JPY> or Currency<CNY>")
+                return UNKNOWN
+            return currency(code)
+        if isinstance(e, ast.DurationLit):
+            return duration(LIT_UNITS.get(e.unit))
+        if isinstance(e, ast.String):
+            return STRING
+        if isinstance(e, ast.Bool):
+            return BOOLEAN
+        if isinstance(e, ast.Name):
+            return self.name(e, env)
+        if isinstance(e, ast.Index):
+            return self.index(e, env)
+        if isinstance(e, ast.Member):
+            return self.member(e, env)
+        if isinstance(e, ast.Binary):
+            return self.binary(e, env)
+        if isinstance(e, ast.Unary):
+            return self.unary(e, env)
+        if isinstance(e, ast.IfExpr):
+            return self.if_expr(e, env, expected)
+        if isinstance(e, ast.Dist):
+            return self.check_dist(e, env, expected).type
+        if isinstance(e, ast.Call):
+            return self.call(e, env, expected)
+        if isinstance(e, ast.Comprehension):
+            return self.comprehension(e, env)
+        if isinstance(e, ast.RangeExpr):
+            self.numeric_index(e.start, env)
+            self.numeric_index(e.end, env)
+            return array(INTEGER)
+        if isinstance(e, ast.ArrayLit):
+            return self.array_lit(e, env, expected)
+        if isinstance(e, ast.Cast):
+            return self.cast(e, env)
+        if isinstance(e, ast.Changes):
+            if not isinstance(e.operand, ast.Name) or self.symbols.get(e.operand.id) is None or \
+                    self.symbols[e.operand.id].kind not in ("param", "var"):
+                self.error("E0600", "`changes` applies to a parameter or variable name", e.operand.span)
+            else:
+                self.expr(e.operand, env)
+            return BOOLEAN
+        if isinstance(e, ast.BlockExpr):
+            inner = Env(locals=dict(env.locals), time_names=env.time_names, undefined_code=env.undefined_code,
+                        returns=[], expected_return=None)
+            self.stmts(e.body, inner)
+            if not inner.returns:
+                self.error("E0102", "a block expression needs a `return`", e.span)
+                return UNKNOWN
+            return inner.returns[0]
+        if isinstance(e, ast.Lambda):
+            self.error("E0100", "function values (lambdas) are not supported here", e.span,
+                       "declare a `func` and call it")
+            return UNKNOWN
+        self.error("E0100", f"{type(e).__name__} is not a valid expression here", e.span)
+        return UNKNOWN
+
+    def index(self, e: ast.Index, env: Env) -> PelType:
+        it = self.expr(e.index, env).element()
+        if it.kind == "num" and not it.dimensionless:
+            self.error("E0100", f"an index must be a plain number, found {type_text(it)}", e.index.span)
+        elif it.kind not in ("num", "Unknown"):
+            self.error("E0100", f"an index must be a number, found {type_text(it)}", e.index.span)
+        base = self.expr(e.base, env)
+        if base.unknown:
+            return UNKNOWN
+        if base.kind == "Array":
+            return base.inner or UNKNOWN
+        if base.kind == "num" or base.kind in ("Boolean", "Enum"):
+            return base.element()
+        self.error("E0100", f"a value of type {type_text(base)} cannot be indexed", e.span)
+        return UNKNOWN
+
+    def member(self, e: ast.Member, env: Env) -> PelType:
+        if isinstance(e.base, ast.Name):
+            sym = self.symbols.get(e.base.id)
+            if sym is not None and sym.kind == "enum":
+                if e.attr not in sym.node.variants:
+                    self.error("E0600", f"enum '{sym.name}' has no variant '{e.attr}'", e.span)
+                    return UNKNOWN
+                return PelType("Enum", name=sym.name)
+        base = self.expr(e.base, env)
+        if base.kind == "Record":
+            rec = self.symbols.get(base.name or "")
+            for f in getattr(rec.node, "fields", ()) if rec else ():
+                if f.name == e.attr:
+                    return self.resolve_quiet(f.type)
+        if not base.unknown:
+            self.error("E0600", f"{type_text(base)} has no member '{e.attr}'", e.span)
+        return UNKNOWN
+
+    def binary(self, e: ast.Binary, env: Env) -> PelType:
+        op = e.op
+        a, b = self.expr(e.left, env), self.expr(e.right, env)
+        if op in ("&&", "||", "implies"):
+            for side, t in ((e.left, a), (e.right, b)):
+                if t.kind not in ("Boolean", "Unknown"):
+                    self.error("E0100", f"`{op}` needs Boolean operands, found {type_text(t)}", side.span)
+            return BOOLEAN
+        if a.unknown or b.unknown:
+            return BOOLEAN if op in ("==", "!=", "<", "<=", ">", ">=") else UNKNOWN
+        a, b = a.element(), b.element()
+        if op in ("==", "!=", "<", "<=", ">", ">="):
+            if a.kind != "num" or b.kind != "num":
+                if a.kind == b.kind and op in ("==", "!=") and a.name == b.name:
+                    return BOOLEAN
+                self.error("E0100", f"cannot compare {type_text(a)} with {type_text(b)}", e.span)
+                return BOOLEAN
+            r = additive(op, a, b, self.step, zero_left=_is_zero(e.left), zero_right=_is_zero(e.right))
+            if r.code:
+                self.error(r.code, r.message, e.span)
+            return BOOLEAN
+        if a.kind != "num" or b.kind != "num":
+            self.error("E0100", f"`{op}` needs numbers, found {type_text(a)} and {type_text(b)}", e.span)
+            return UNKNOWN
+        if op in ("+", "-"):
+            r = additive(op, a, b, self.step)
+        elif op == "*":
+            r = multiply(a, b, self.step)
+        elif op == "/":
+            if _is_zero(e.right):
+                self.error("E0800", "division by zero", e.right.span)
+                return UNKNOWN
+            r = divide(a, b, self.step)
+        elif op == "^":
+            r = power(a, b, self.step, literal_value(e.right) == 1)
+        elif op == "%":
+            na, nb = step_normalize(a, self.step) or a, step_normalize(b, self.step) or b
+            if _is_zero(e.right):
+                self.error("E0800", "modulo by zero", e.right.span)
+                return UNKNOWN
+            if not (na.dimensionless and nb.dimensionless):
+                self.error("E0200", f"`%` needs plain numbers, found {type_text(a)} and {type_text(b)}", e.span)
+                return UNKNOWN
+            return INTEGER if a.integral and b.integral else FRACTION
+        else:
+            self.error("E0100", f"unknown operator `{op}`", e.span)
+            return UNKNOWN
+        if r.code:
+            self.error(r.code, r.message, e.span)
+        return r.type
+
+    def unary(self, e: ast.Unary, env: Env) -> PelType:
+        t = self.expr(e.operand, env)
+        if t.unknown:
+            return UNKNOWN
+        if e.op == "!":
+            if t.kind != "Boolean":
+                self.error("E0100", f"`!` needs a Boolean operand, found {type_text(t)}", e.span)
+            return BOOLEAN
+        if t.kind != "num":
+            self.error("E0100", f"`{e.op}` needs a number, found {type_text(t)}", e.span)
+            return UNKNOWN
+        return t.element()
+
+    def if_expr(self, e: ast.IfExpr, env: Env, expected: PelType | None) -> PelType:
+        self.boolean(e.cond, env, "E0100", "an `if` condition")
+        a = self.expr(e.then, env, expected)
+        if e.else_ is None:
+            if a.kind not in ("Boolean", "Unknown"):
+                self.error("E0100", "`if … then …` without `else` needs a Boolean branch", e.then.span)
+            return BOOLEAN
+        b = self.expr(e.else_, env, expected)
+        return self.unify(a, b, e)
+
+    def unify(self, a: PelType, b: PelType, e: ast.Node) -> PelType:
+        if a.unknown or b.unknown:
+            return UNKNOWN
+        a, b = a.element(), b.element()
+        if a.kind == b.kind == "num":
+            r = additive("+", a, b, self.step)
+            if r.code is None:
+                return r.type
+            if a.dimensionless and b.base in ("Count", "Capacity") or b.dimensionless and a.base in ("Count",
+                                                                                                     "Capacity"):
+                return a if a.base else b
+        elif a.kind == b.kind and a.name == b.name:
+            return a
+        self.error("E0100", f"`if` branches differ: {type_text(a)} and {type_text(b)}", e.span)
+        return UNKNOWN
+
+    def array_lit(self, e: ast.ArrayLit, env: Env, expected: PelType | None) -> PelType:
+        if not e.elements:
+            if expected is not None and expected.kind == "Array":
+                return expected
+            self.error("E0102", "cannot infer the type of an empty array", e.span, "annotate the declaration")
+            return UNKNOWN
+        inner = None
+        for el in e.elements:
+            t = self.expr(el, env)
+            if inner is None:
+                inner = t
+            elif not t.unknown and not inner.unknown:
+                inner = self.unify(inner, t, el)
+        return array(inner.element() if inner else UNKNOWN)
+
+    def cast(self, e: ast.Cast, env: Env) -> PelType:
+        src = self.expr(e.value, env).element()
+        target = self.resolve(e.type)
+        if e.with_ is not None:
+            w = e.with_
+            if isinstance(w, ast.Call) and isinstance(w.func, ast.Name) and w.func.id == "exchangeRate" \
+                    and len(w.args) == 1:
+                rt = self.expr(w.args[0], env)
+                self.out.types[id(w)] = rt
+                if rt.kind == "num" and not rt.dimensionless:
+                    self.error("E0100", "an exchange rate is a plain number", w.args[0].span)
+            else:
+                self.error("E0100", "write `with exchangeRate(r)`", w.span)
+        elif src.base == "Currency" and target.base == "Currency" and src.tag != target.tag:
+            self.error("E0201", f"converting {type_text(src)} to {type_text(target)} needs an exchange rate",
+                       e.span, "add `with exchangeRate(r)`")
+        return target
+
+    def comprehension(self, e: ast.Comprehension, env: Env) -> PelType:
+        self.numeric_index(e.start, env)
+        self.numeric_index(e.end, env)
+        inner = env.child(**{e.var: INTEGER})
+        body = self.expr(e.body, inner)
+        if e.cond is not None:
+            self.boolean(e.cond, inner, "E0100", "a comprehension filter")
+        fn = e.func
+        if fn in ("count", "length") or fn == "sum" and body.kind == "Boolean":
+            return INTEGER
+        if fn not in ("sum", "min", "max", "avg", "mean"):
+            self.error("E0600", f"unknown aggregation '{fn}'", e.span, "use sum, avg, min, max or count")
+            return UNKNOWN
+        return body.element()
+
+    # ------------------------------------------------------------------ calls
+    def dist_node(self, e: ast.Expr) -> bool:
+        return isinstance(e, ast.Dist) or isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and \
+            e.func.id in DISTS and e.func.id not in self.symbols
+
+    def call(self, e: ast.Call, env: Env, expected: PelType | None) -> PelType:
+        if self.dist_node(e):
+            return self.check_dist(e, env, expected).type
+        if isinstance(e.func, ast.Member):
+            for a in e.args:
+                self.expr(a, env)
+            base = e.func.base
+            mod = self.imports.get(base.id) if isinstance(base, ast.Name) else None
+            where = f"module '{mod}'" if mod else "this model"
+            self.error("E0600", f"undefined function '{_dotted(e.func)}' ({where} provides no functions)",
+                       e.func.span, "PEL 0.1 ships no standard library; define a `func` in the model")
+            return UNKNOWN
+        if not isinstance(e.func, ast.Name):
+            self.error("E0100", "only named functions can be called", e.func.span)
+            return UNKNOWN
+        fname = e.func.id
+        args = [self.expr(a, env) for a in e.args]
+        kw = {k.name: self.expr(k.value, env) for k in e.kwargs}
+        sym = self.symbols.get(fname)
+        if sym is not None and sym.kind == "func":
+            return self.user_call(e, sym.node, args, kw)
+        if fname in BUILTINS and fname not in env.locals:
+            if e.kwargs:
+                self.error("E0100", f"built-in '{fname}' takes positional arguments only", e.kwargs[0].span)
+            return self.builtin(e, fname, args)
+        if fname in STDLIB_MODULE and fname in self.imports:
+            self.error("E0600", f"undefined function '{fname}' (module '{self.imports[fname]}' is not shipped)",
+                       e.func.span, "PEL 0.1 ships no standard library; define a `func` in the model")
+            return UNKNOWN
+        code = env.undefined_code if env.undefined_code != "E0503" else "E0600"
+        self.error(code, f"undefined function '{fname}'", e.func.span, self.did_you_mean(fname, ("func",)) or (
+            "built-ins: " + ", ".join(sorted(BUILTINS - {"len"}))))
+        return UNKNOWN
+
+    def user_call(self, e: ast.Call, f: ast.FuncDecl, args: list[PelType], kw: dict[str, PelType]) -> PelType:
+        params, ret = self.func_sig(f)
+        names = [p.name for p in f.params]
+        given: dict[str, tuple[PelType, ast.Node]] = {}
+        for i, (t, node) in enumerate(zip(args, e.args, strict=True)):
+            if i >= len(names):
+                self.error("E0100", f"'{f.name}' takes {len(names)} arguments, {len(args) + len(kw)} given",
+                           e.span)
+                return ret
+            given[names[i]] = (t, node)
+        for k in e.kwargs:
+            if k.name not in names:
+                self.error("E0100", f"'{f.name}' has no parameter '{k.name}'", k.span)
+                continue
+            if k.name in given:
+                self.error("E0100", f"argument '{k.name}' given twice", k.span)
+            given[k.name] = (kw[k.name], k.value)
+        for pname, ptype in zip(names, params, strict=True):
+            if pname not in given:
+                self.error("E0100", f"'{f.name}' is missing argument '{pname}'", e.span)
+                continue
+            t, node = given[pname]
+            self.assign(ptype, t, node, f"argument '{pname}' of '{f.name}'")
+        return ret
+
+    def builtin(self, e: ast.Call, fn: str, args: list[PelType]) -> PelType:
+        n = len(args)
+        arity = {"abs": (1, 1), "floor": (1, 1), "ceil": (1, 1), "round": (1, 2), "clamp": (3, 3),
+                 "sqrt": (1, 1), "exp": (1, 1), "log": (1, 2), "ln": (1, 1), "pow": (2, 2), "npv": (2, 2),
+                 "irr": (1, 1), "cumsum": (1, 1), "lag": (2, 2), "percentChange": (1, 1), "sum": (1, 1),
+                 "avg": (1, 1), "mean": (1, 1), "count": (1, 1), "length": (1, 1), "len": (1, 1),
+                 "min": (1, 99), "max": (1, 99)}[fn]
+        if not arity[0] <= n <= arity[1]:
+            self.error("E0100", f"'{fn}' takes {arity[0]}" + (f"-{arity[1]}" if arity[1] != arity[0] else "")
+                       + f" argument(s), {n} given", e.span)
+            return UNKNOWN
+        if any(a.unknown for a in args):
+            return UNKNOWN if fn not in ("count", "length", "len", "percentChange", "irr") else FRACTION
+        first = args[0]
+        elem = first.inner if first.kind == "Array" and first.inner else first.element()
+        if fn in ("abs", "floor", "ceil", "round", "cumsum", "lag"):
+            return elem
+        if fn in ("sqrt", "exp", "log", "ln"):
+            for t, node in zip(args, e.args, strict=True):
+                nt = step_normalize(t.element(), self.step) or t.element()
+                if nt.kind != "num" or not nt.dimensionless:
+                    self.error("E0200", f"'{fn}' needs a dimensionless argument, found {type_text(t)}", node.span)
+                    return UNKNOWN
+            return FRACTION
+        if fn == "pow":
+            r = power(args[0], args[1], self.step, literal_value(e.args[1]) == 1)
+            if r.code:
+                self.error(r.code, r.message, e.span)
+            return r.type
+        if fn in ("min", "max", "clamp"):
+            if n == 1:
+                return elem
+            t = args[0].element()
+            for a, node in zip(args[1:], e.args[1:], strict=True):
+                r = additive("+", t, a, self.step)
+                if r.code and not _is_zero(node):
+                    self.error(r.code, f"'{fn}' arguments must share a dimension: {r.message}", node.span)
+                    return UNKNOWN
+                if r.code is None:
+                    t = r.type
+            return t
+        if fn in ("sum", "avg", "mean", "npv"):
+            return elem
+        return FRACTION  # count, length, len, irr, percentChange
+
+    # ------------------------------------------------------------------ distributions
+    def check_dist(self, e: ast.Expr, env: Env, expected: PelType | None) -> DistInfo:
+        if id(e) in self.out.dists:
+            return self.out.dists[id(e)]
+        info = self._dist(e, env, expected)
+        self.out.dists[id(e)] = info
+        self.out.types[id(e)] = info.type
+        return info
+
+    def _dist(self, e: ast.Expr, env: Env, expected: PelType | None) -> DistInfo:
+        raw = e.dist if isinstance(e, ast.Dist) else e.func.id
+        args, kwargs = e.args, e.kwargs
+        name = DIST_NAMES.get(raw.lower())
+        if name is None:
+            close = difflib.get_close_matches(raw, list(DISTS), n=1)
+            self.error("E0600", f"unknown distribution '{raw}'", e.span,
+                       f"did you mean '{close[0]}'?" if close else "known: " + ", ".join(DISTS))
+            return DistInfo(raw, [], UNKNOWN, node=e)
+        spec = DISTS[name]
+        bound: dict[str, ast.Expr] = {}
+        if len(args) > len(spec):
+            self.error("E0431", f"{name} takes {len(spec)} parameters, {len(args)} given", e.span)
+        for (canon, _), a in zip(spec, args, strict=False):
+            bound[canon] = a
+        for kw in kwargs:
+            canon = next((c for c, spell in spec if kw.name in spell), None)
+            if canon is None:
+                self.error("E0431", f"{name} has no parameter '{kw.name}'", kw.span,
+                           "parameters: " + ", ".join(s[0] for _, s in spec))
+                continue
+            if canon in bound:
+                self.error("E0431", f"{name} parameter '{kw.name}' given twice", kw.span)
+            bound[canon] = kw.value
+        missing = [c for c, _ in spec if c not in bound]
+        if missing:
+            self.error("E0431", f"{name} is missing parameter(s) {', '.join(missing)}", e.span)
+            return DistInfo(name, [], UNKNOWN, node=e)
+        if name == "Mixture":
+            return self._mixture(e, bound, env, expected)
+        types = {c: self.expr(v, env) for c, v in bound.items()}
+        info = DistInfo(name, [(c, bound[c]) for c, _ in spec], UNKNOWN, node=e)
+        vals = {c: literal_value(v, self.step) for c, v in bound.items()}
+        self._dist_validity(info, vals, types, e)
+        info.type = self._dist_type(info, types, expected, e)
+        return info
+
+    def _dist_type(self, info: DistInfo, types: dict[str, PelType], expected: PelType | None,
+                   e: ast.Expr) -> PelType:
+        name = info.dist
+        if name == "Beta":
+            for c, t in types.items():
+                if t.kind == "num" and not t.dimensionless:
+                    self.error("E0431", f"Beta {c} must be a plain number, found {type_text(t)}", e.span)
+            return FRACTION
+        lead = {"Normal": "mu", "LogNormal": "mu", "Uniform": "low", "Triangular": "low", "Pareto": "xm"}[name]
+        t = types[lead].element()
+        if name == "Pareto":
+            shape = types["alpha"].element()
+            if shape.kind == "num" and not shape.dimensionless:
+                self.error("E0431", f"Pareto alpha must be a plain number, found {type_text(shape)}", e.span)
+        others = [c for c in types if c != lead and not (name == "Pareto" and c == "alpha")]
+        for c in others:
+            r = additive("+", t, types[c].element(), self.step)
+            if r.code and not (types[c].unknown or t.unknown):
+                self.error("E0431", f"{name} parameters {lead} and {c} differ in unit: {type_text(t)} and "
+                           f"{type_text(types[c])}", e.span)
+        if name == "LogNormal":
+            info.log_space = t.dimensionless or t.unknown
+            if info.log_space and expected is not None and expected.kind == "num":
+                return expected.element()
+        if name == "LogNormal" and not info.log_space:
+            mu = literal_value(info.params[0][1], self.step)
+            if mu is not None and mu <= 0:
+                self.error("E0431", "LogNormal mean must be positive", e.span)
+        return t
+
+    def _dist_validity(self, info: DistInfo, v: dict[str, float | None], types: dict[str, PelType],
+                       e: ast.Expr) -> None:
+        def bad(msg: str) -> None:
+            self.error("E0431", f"invalid {info.dist} parameter: {msg}", e.span)
+
+        name = info.dist
+        if name in ("Normal", "LogNormal") and v["sigma"] is not None and v["sigma"] <= 0:
+            bad("σ must be > 0")
+        if name == "Beta":
+            for c in ("alpha", "beta"):
+                if v[c] is not None and v[c] <= 0:
+                    bad(f"{'α' if c == 'alpha' else 'β'} must be > 0")
+        if name in ("Uniform", "Triangular") and v["low"] is not None and v["high"] is not None:
+            if v["low"] >= v["high"]:
+                bad("low must be < high")
+            elif name == "Triangular" and v["mode"] is not None and not v["low"] <= v["mode"] <= v["high"]:
+                bad("mode must lie between low and high")
+        if name == "Pareto":
+            if v["xm"] is not None and v["xm"] <= 0:
+                bad("xₘ must be > 0")
+            if v["alpha"] is not None and v["alpha"] <= 0:
+                bad("α must be > 0")
+
+    def _mixture(self, e: ast.Expr, bound: dict[str, ast.Expr], env: Env, expected: PelType | None) -> DistInfo:
+        comps_e, weights_e = bound["components"], bound["weights"]
+        info = DistInfo("Mixture", [], UNKNOWN, node=e)
+        if not isinstance(comps_e, ast.ArrayLit) or not comps_e.elements:
+            self.error("E0431", "Mixture components must be a list of distributions", comps_e.span)
+            return info
+        for c in comps_e.elements:
+            if not self.dist_node(c):
+                self.error("E0431", "Mixture components must be distributions", c.span)
+                return info
+            info.components.append(self.check_dist(c, env, expected))
+        if not isinstance(weights_e, ast.ArrayLit):
+            self.error("E0431", "Mixture weights must be a list of numbers", weights_e.span)
+            return info
+        for w in weights_e.elements:
+            self.expr(w, env)
+            val = literal_value(w)
+            if val is None or val < 0:
+                self.error("E0431", "Mixture weights must be non-negative literal numbers", w.span)
+                return info
+            info.weights.append(val)
+        if len(info.weights) != len(info.components):
+            self.error("E0431", f"Mixture has {len(info.components)} components but {len(info.weights)} weights",
+                       weights_e.span)
+        elif abs(sum(info.weights) - 1.0) > 1e-9:
+            self.error("E0431", f"Mixture weights sum to {sum(info.weights):g}, not 1", weights_e.span)
+        t = info.components[0].type
+        for c in info.components[1:]:
+            if not (t.unknown or c.type.unknown) and additive("+", t, c.type, self.step).code:
+                self.error("E0431", "Mixture components must share a type", e.span)
+        info.type = t
+        self.out.types[id(comps_e)] = array(t)
+        return info
+
+
+def _dotted(e: ast.Expr) -> str:
+    if isinstance(e, ast.Member):
+        return f"{_dotted(e.base)}.{e.attr}"
+    return e.id if isinstance(e, ast.Name) else "?"
+
+
+def _unit_suffix(unit: str | None) -> str:
+    return {v: k for k, v in LIT_UNITS.items()}.get(unit or "Month", "mo")
+
+
+def _first_number(node: ast.Node) -> str:
+    for n in node.walk():
+        if isinstance(n, ast.Number):
+            return n.text
+    return "100"

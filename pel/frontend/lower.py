@@ -1,0 +1,648 @@
+"""Lowering of a checked AST to the unit-free IR (`pel.ir.nodes.Program`): every value becomes a per-step float."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from pel.diagnostics import CompileError, DiagnosticBag, simple
+from pel.frontend import ast
+from pel.frontend.checker import BUILTINS, SERIES_ARG_BUILTINS, CheckedModel, DistInfo, literal_value
+from pel.frontend.types import LIT_UNITS, PelType, steps_in, type_text, unit_label
+from pel.ir import nodes as ir
+
+COMPILER_VERSION = "pel-0.1.0"
+SITE_STRIDE = 1000  # inline draw sites: owner index * SITE_STRIDE + order within the owner
+# owners: variables 0.. (declaration order); constraints, policies, outputs and funcs in their own ranges
+CONSTRAINT_OWNER, POLICY_OWNER, OUTPUT_OWNER, FUNC_OWNER = 100_000, 200_000, 300_000, 400_000
+
+
+def lower(checked: CheckedModel, prov, time, bag: DiagnosticBag, *, source_file: str = "<string>") -> ir.Program:
+    """Lower `checked` (with provenance and time analysis results) to an IR program."""
+    return _Lowerer(checked, prov, time, bag, source_file).program()
+
+
+def loc_of(node: ast.Node | None) -> ir.Loc:
+    if node is None or node.span is None:
+        return None
+    s = node.span
+    return (s.line, s.col, s.end_line, s.end_col)
+
+
+def type_info(t: PelType, step_unit: str = "Month") -> ir.TypeInfo:
+    """IR metadata for a checker type."""
+    if t.kind == "num":
+        if t.base is None:
+            kind = {-1: "Rate", 0: "Fraction", 1: "Duration"}[t.te]
+        else:
+            kind = t.base
+        if t.scope and t.te == 0:
+            kind = "Scoped"
+    else:
+        kind = {"Unknown": "Fraction"}.get(t.kind, t.kind)
+    return ir.TypeInfo(
+        kind=kind,
+        display=type_text(t),
+        unit=unit_label(t, step_unit),
+        currency=t.tag if t.base == "Currency" else None,
+        per=t.time if t.te == -1 else t.scope,
+        entity=t.tag if t.base in ("Count", "Capacity") else None,
+        series=t.series,
+    )
+
+
+@dataclass
+class _Ctx:
+    """Names in scope while lowering one expression."""
+
+    locals: frozenset[str] = frozenset()
+    time_names: tuple[str, ...] = ("t",)
+    owner: int = 0  # site numbering owner
+    sites: list[int] = field(default_factory=lambda: [0])
+
+    def with_locals(self, *names: str) -> _Ctx:
+        return _Ctx(self.locals | frozenset(names), self.time_names, self.owner, self.sites)
+
+
+class _Lowerer:
+    def __init__(self, checked: CheckedModel, prov, time, bag: DiagnosticBag, source_file: str) -> None:
+        self.c = checked
+        self.prov = prov
+        self.time = time
+        self.bag = bag
+        self.source_file = source_file
+        self.step = checked.time_unit
+        self.syms = checked.symbols
+        self.array_names = {n for n, t in checked.decl_types.items() if t.kind == "Array"}
+
+    # ------------------------------------------------------------------ program
+    def program(self) -> ir.Program:
+        m = self.c.model
+        var_decls = [n for n, s in self.syms.items() if s.kind == "var"]
+        params = tuple(self.param(p, i) for i, p in enumerate(self.params_in_order()))
+        varlist = tuple(self.var(name, i) for i, name in enumerate(var_decls))
+        varlist = self.mark_time_varying(varlist)
+        clause_no = 0
+        constraints = []
+        for decl in m.of(ast.ConstraintDecl):
+            for k, clause in enumerate(decl.clauses):
+                constraints.append(self.constraint(decl, clause, k, clause_no))
+                clause_no += 1
+        policies = tuple(self.policy(p, i) for i, p in enumerate(m.of(ast.PolicyDecl)))
+        model = ir.Model(
+            name=m.name,
+            time_unit=self.step,
+            time_horizon=self.c.horizon,
+            days_per_month=self.c.days_per_month,
+            params=params,
+            vars=varlist,
+            order=tuple(self.time.order),
+            constraints=tuple(constraints),
+            policies=policies,
+            funcs=tuple(self.func(f, i) for i, f in enumerate(m.of(ast.FuncDecl))),
+            outputs=self.outputs(),
+            correlations=tuple((a, b, float(r)) for a, b, r in self.prov.correlations),
+            simulate=self.simulate(),
+            imports=tuple(ir.Import(i.module, i.alias, tuple(i.names)) for i in m.imports),
+        )
+        meta = {
+            "model_hash": "",
+            "compiler_version": COMPILER_VERSION,
+            "source_file": self.source_file,
+            "warnings": [d.to_dict() for d in self.bag.warnings],
+        }
+        return ir.Program(format_version=ir.FORMAT_VERSION, model=model, metadata=meta)
+
+    def params_in_order(self) -> list[ast.ParamDecl]:
+        return [p for p in self.c.model.of(ast.ParamDecl) if self.syms[p.name].node is p]
+
+    def internal(self, msg: str, node: ast.Node | None = None) -> CompileError:
+        return CompileError(simple("E9999", f"internal: {msg}", node.span if node else None))
+
+    # ------------------------------------------------------------------ params
+    def param(self, p: ast.ParamDecl, index: int) -> ir.Param:
+        t = self.c.decl_types[p.name]
+        provenance = self.prov.by_name.get(p.name)
+        if provenance is None:
+            raise self.internal(f"parameter '{p.name}' reached lowering without provenance", p)
+        factor = self.c.coercions.get(id(p.value), 1.0)
+        ctx = _Ctx(owner=-1)
+        value_text = _source_text(p.value)
+        if id(p.value) in self.c.dists:
+            dist = self.distribution(self.c.dists[id(p.value)], ctx, factor, site=-1)
+            return ir.Param(p.name, type_info(t, self.step), None, dist, provenance,
+                            central=self.central(dist), value_text=value_text, loc=loc_of(p))
+        value = self.scale(self.expr(p.value, ctx), factor)
+        central = value.value if isinstance(value, ir.Literal) and _is_number(value.value) else None
+        return ir.Param(p.name, type_info(t, self.step), value, None, provenance,
+                        central=None if central is None else float(central), value_text=value_text,
+                        loc=loc_of(p))
+
+    def scale(self, e: ir.Expr, factor: float) -> ir.Expr:
+        if factor == 1.0:
+            return e
+        return _fold(ir.Binary("*", e, ir.Literal(float(factor)), getattr(e, "loc", None)))
+
+    # ------------------------------------------------------------------ distributions
+    def distribution(self, info: DistInfo, ctx: _Ctx, factor: float, site: int) -> ir.Distribution:
+        loc = loc_of(info.node)
+        if info.dist == "Mixture":
+            comps = tuple(self.distribution(c, ctx, factor, site=-1) for c in info.components)
+            return ir.Distribution("Mixture", (), True, comps, tuple(info.weights), site, loc)
+        params = [(n, self.expr(v, ctx)) for n, v in info.params]
+        log_space = info.log_space if info.dist == "LogNormal" else True
+        if factor != 1.0:
+            params = self.scale_params(info.dist, params, factor, log_space)
+        return ir.Distribution(info.dist, tuple(params), log_space, (), (), site, loc)
+
+    def scale_params(self, dist: str, params: list[tuple[str, ir.Expr]], factor: float,
+                     log_space: bool) -> list[tuple[str, ir.Expr]]:
+        if dist == "LogNormal" and log_space:
+            return [(n, _fold(ir.Binary("+", v, ir.Literal(math.log(factor)))) if n == "mu" else v)
+                    for n, v in params]
+        if dist in ("Pareto",):
+            return [(n, self.scale(v, factor) if n == "xm" else v) for n, v in params]
+        if dist == "Beta":
+            raise self.internal("Beta distribution cannot be rescaled")
+        return [(n, self.scale(v, factor)) for n, v in params]
+
+    def central(self, d: ir.Distribution) -> float | None:
+        if d.distribution_type == "Mixture":
+            vals = [self.central(c) for c in d.components]
+            if any(v is None for v in vals):
+                return None
+            return float(sum(w * v for w, v in zip(d.weights, vals, strict=True)))
+        p = {}
+        for name, value in d.parameters:
+            if not isinstance(value, ir.Literal) or not _is_number(value.value):
+                return None
+            p[name] = float(value.value)
+        kind = d.distribution_type
+        if kind == "Normal":
+            return p["mu"]
+        if kind == "LogNormal":
+            if not d.log_space:
+                return p["mu"]
+            try:
+                return math.exp(p["mu"])
+            except OverflowError:
+                return None
+        if kind == "Beta":
+            return p["alpha"] / (p["alpha"] + p["beta"])
+        if kind == "Uniform":
+            return (p["low"] + p["high"]) / 2
+        if kind == "Triangular":
+            return p["mode"]
+        if kind == "Pareto":
+            return p["xm"] * 2 ** (1 / p["alpha"])
+        return None
+
+    # ------------------------------------------------------------------ vars
+    def var(self, name: str, index: int) -> ir.Var:
+        sym = self.syms[name]
+        t = self.c.decl_types[name]
+        nodes = self.time.rules.get(name, [])
+        rules = tuple(self.rule(name, n, _Ctx(owner=index, time_names=_time_names(n))) for n in nodes)
+        series = t.series or any(r.kind != "scalar" for r in rules)
+        mutable = bool(getattr(sym.node, "mutable", False))
+        return ir.Var(name, type_info(t, self.step), rules, series, True, mutable, loc_of(sym.node))
+
+    def rule(self, name: str, node: ast.Node, ctx: _Ctx) -> ir.Rule:
+        value = self.scale(self.expr(node.value, ctx), self.c.coercions.get(id(node.value), 1.0))
+        guard = self.expr(node.guard, ctx) if getattr(node, "guard", None) is not None else None
+        pattern = node.index
+        loc = loc_of(node)
+        if pattern is None:
+            return ir.Rule("scalar", value, guard=guard, loc=loc)
+        if pattern.literal is not None:
+            kind = "initial" if pattern.literal == 0 else "literal"
+            return ir.Rule(kind, value, at=pattern.literal, guard=guard, loc=loc)
+        if pattern.offset == 0:
+            return ir.Rule("general", value, guard=guard, loc=loc)
+        if pattern.offset < 0:
+            raise CompileError(simple("E0300", f"rule `{name}[t{pattern.offset}]` defines a past step",
+                                      node.span, f"write `{name}[t] = …` with the right side shifted"))
+        return ir.Rule("shifted", value, shift=pattern.offset, guard=guard, loc=loc)
+
+    def mark_time_varying(self, varlist: tuple[ir.Var, ...]) -> tuple[ir.Var, ...]:
+        targets = self.c.policy_targets
+        varying = {v.name for v in varlist if v.series or v.name in targets}
+        changed = True
+        while changed:
+            changed = False
+            for v in varlist:
+                if v.name in varying:
+                    continue
+                if any(_reads_varying(r.expr, varying, targets) or r.guard is not None for r in v.rules):
+                    varying.add(v.name)
+                    changed = True
+        return tuple(
+            ir.Var(v.name, v.type, v.rules, v.series, v.name in varying, v.mutable, v.loc) for v in varlist
+        )
+
+    # ------------------------------------------------------------------ expressions
+    def expr(self, e: ast.Expr, ctx: _Ctx) -> ir.Expr:  # noqa: C901
+        loc = loc_of(e)
+        if isinstance(e, ast.Number | ast.Money | ast.Percent):
+            return ir.Literal(float(e.value), loc)
+        if isinstance(e, ast.DurationLit):
+            return ir.Literal(float(e.amount * steps_in(LIT_UNITS[e.unit], self.step, self.c.days_per_month)),
+                              loc)
+        if isinstance(e, ast.String | ast.Bool):
+            return ir.Literal(e.value, loc)
+        if isinstance(e, ast.Name):
+            return self.ref(e.id, ctx, loc)
+        if isinstance(e, ast.Index):
+            return self.index(e, ctx)
+        if isinstance(e, ast.Member):
+            return self.member(e)
+        if isinstance(e, ast.Binary):
+            left, right = self.expr(e.left, ctx), self.expr(e.right, ctx)
+            if e.op == "implies":
+                return ir.Binary("||", _fold(ir.Unary("!", left, loc)), right, loc)
+            return _fold(ir.Binary(e.op, left, right, loc))
+        if isinstance(e, ast.Unary):
+            operand = self.expr(e.operand, ctx)
+            return operand if e.op == "+" else _fold(ir.Unary(e.op, operand, loc))
+        if isinstance(e, ast.IfExpr):
+            return ir.IfThenElse(self.expr(e.cond, ctx), self.expr(e.then, ctx),
+                                 self.expr(e.else_, ctx) if e.else_ is not None else None, loc)
+        if id(e) in self.c.dists:
+            ctx.sites[0] += 1
+            site = ctx.owner * SITE_STRIDE + ctx.sites[0] - 1 if ctx.owner >= 0 else ctx.owner
+            return self.distribution(self.c.dists[id(e)], ctx, 1.0, site)
+        if isinstance(e, ast.Call):
+            return self.call(e, ctx)
+        if isinstance(e, ast.Comprehension):
+            inner = ctx.with_locals(e.var)
+            func = "avg" if e.func == "mean" else ("count" if e.func == "length" else e.func)
+            return ir.Aggregation(func, e.var, self.expr(e.start, ctx), self.expr(e.end, ctx),
+                                  self.expr(e.body, inner),
+                                  self.expr(e.cond, inner) if e.cond is not None else None, loc)
+        if isinstance(e, ast.ArrayLit):
+            return ir.ArrayLiteral(tuple(self.expr(x, ctx) for x in e.elements), loc)
+        if isinstance(e, ast.RangeExpr):
+            lo, hi = literal_value(e.start), literal_value(e.end)
+            if lo is None or hi is None:
+                raise CompileError(simple("E0100", "a range used as a value needs literal bounds", e.span))
+            return ir.ArrayLiteral(tuple(ir.Literal(float(i)) for i in range(int(lo), int(hi) + 1)), loc)
+        if isinstance(e, ast.Cast):
+            value = self.expr(e.value, ctx)
+            if e.with_ is not None:
+                return _fold(ir.Binary("*", value, self.expr(e.with_.args[0], ctx), loc))
+            return value
+        if isinstance(e, ast.Changes):
+            name = e.operand.id
+            return ir.Changes(name, self.syms[name].kind, loc)
+        if isinstance(e, ast.BlockExpr):
+            return self.block(e, ctx)
+        raise self.internal(f"cannot lower {type(e).__name__}", e)
+
+    def ref(self, name: str, ctx: _Ctx, loc: ir.Loc) -> ir.Expr:
+        if name in ctx.locals:
+            return ir.Ref(name, "local", loc)
+        if name in ctx.time_names:
+            return ir.Ref("t", "time", loc)
+        sym = self.syms.get(name)
+        if sym is not None and sym.kind in ("param", "var"):
+            return ir.Ref(name, sym.kind, loc)
+        if name in ("t_max", "time_horizon"):
+            return ir.Ref(name, "horizon", loc)
+        raise self.internal(f"unresolved name '{name}'")
+
+    def index(self, e: ast.Index, ctx: _Ctx) -> ir.Expr:
+        loc = loc_of(e)
+        idx = self.expr(e.index, ctx)
+        if isinstance(e.base, ast.Name):
+            name = e.base.id
+            if name in ctx.locals:
+                return ir.Index(name, "array", idx, loc)
+            sym = self.syms.get(name)
+            if sym is not None and sym.kind in ("param", "var"):
+                if name in self.array_names:
+                    return ir.Index(name, "array", idx, loc)
+                return ir.Index(name, sym.kind, idx, loc)
+        raise CompileError(simple("E0100", "only a named series, parameter or array can be indexed", e.span))
+
+    def member(self, e: ast.Member) -> ir.Expr:
+        if isinstance(e.base, ast.Name):
+            sym = self.syms.get(e.base.id)
+            if sym is not None and sym.kind == "enum":
+                return ir.Literal(float(sym.node.variants.index(e.attr)), loc_of(e))
+        raise CompileError(simple("E0100", "record members are not supported by the runtime yet", e.span))
+
+    def call(self, e: ast.Call, ctx: _Ctx) -> ir.Expr:
+        fname = e.func.id
+        loc = loc_of(e)
+        if fname in self.c.funcs:
+            f = self.c.funcs[fname]
+            names = [p.name for p in f.params]
+            given = dict(zip(names, e.args, strict=False))
+            given.update({k.name: k.value for k in e.kwargs})
+            return ir.Call(fname, tuple(self.expr(given[n], ctx) for n in names), loc)
+        if fname not in BUILTINS:
+            raise self.internal(f"unknown function '{fname}'", e)
+        fname = {"len": "length", "mean": "avg"}.get(fname, fname)
+        args = []
+        for i, a in enumerate(e.args):
+            if i == 0 and fname in SERIES_ARG_BUILTINS | {"min", "max"} and self.whole_series(a, ctx, fname, e):
+                args.append(ir.SeriesRef(a.id, self.series_kind(a.id), loc_of(a)))
+            else:
+                args.append(self.expr(a, ctx))
+        return ir.Call(fname, tuple(args), loc)
+
+    def whole_series(self, a: ast.Expr, ctx: _Ctx, fname: str, call: ast.Call) -> bool:
+        if not isinstance(a, ast.Name) or a.id in ctx.locals or a.id not in self.syms:
+            return False
+        if fname in ("min", "max") and len(call.args) != 1:
+            return False
+        t = self.c.decl_types.get(a.id)
+        return t is not None and (t.series or t.kind == "Array")
+
+    def series_kind(self, name: str) -> str:
+        if name in self.array_names:
+            return "array"
+        return self.syms[name].kind
+
+    def block(self, e: ast.BlockExpr, ctx: _Ctx) -> ir.Expr:
+        """A block expression becomes a synthesized func of the enclosing locals (and t)."""
+        raise CompileError(simple("E0100", "block expressions are not supported by the runtime yet", e.span,
+                                  "declare a `func` and call it"))
+
+    # ------------------------------------------------------------------ statements
+    def stmts(self, body: tuple[ast.Stmt, ...], ctx: _Ctx) -> tuple[ir.Stmt, ...]:
+        out: list[ir.Stmt] = []
+        for s in body:
+            lowered, ctx = self.stmt(s, ctx)
+            if lowered is not None:
+                out.append(lowered)
+        return tuple(out)
+
+    def stmt(self, s: ast.Stmt, ctx: _Ctx) -> tuple[ir.Stmt | None, _Ctx]:
+        loc = loc_of(s)
+        if isinstance(s, ast.LetStmt):
+            value = self.expr(s.value, ctx) if s.value is not None else ir.Literal(0.0)
+            return ir.Let(s.name, value, loc), ctx.with_locals(s.name)
+        if isinstance(s, ast.AssignStmt):
+            name = s.target.id
+            value = self.expr(s.value, ctx)
+            if s.op != "=":
+                op = s.op[0]
+                value = ir.Binary(op, ir.Ref(name, "local"), value, loc)
+            return ir.Let(name, value, loc), ctx
+        if isinstance(s, ast.IfStmt):
+            return ir.If(self.expr(s.cond, ctx), self.stmts(s.then, ctx), self.stmts(s.else_, ctx), loc), ctx
+        if isinstance(s, ast.ForStmt):
+            return ir.For(s.var, self.expr(s.start, ctx), self.expr(s.end, ctx),
+                          self.stmts(s.body, ctx.with_locals(s.var)), loc), ctx
+        if isinstance(s, ast.ReturnStmt):
+            value = self.expr(s.value, ctx) if s.value is not None else ir.Literal(0.0)
+            return ir.Return(value, loc), ctx
+        if isinstance(s, ast.ExprStmt):
+            return None, ctx
+        raise self.internal(f"cannot lower statement {type(s).__name__}", s)
+
+    def func(self, f: ast.FuncDecl, index: int) -> ir.Func:
+        names = tuple(p.name for p in f.params)
+        ctx = _Ctx(locals=frozenset(names), time_names=(), owner=FUNC_OWNER + index)
+        return ir.Func(f.name, names, self.stmts(f.body, ctx), loc_of(f))
+
+    # ------------------------------------------------------------------ constraints
+    def constraint(self, decl: ast.ConstraintDecl, clause: ast.ConstraintClause, k: int, number: int
+                   ) -> ir.Constraint:
+        ctx = _Ctx(owner=CONSTRAINT_OWNER + number)
+        name = decl.name if len(decl.clauses) == 1 else f"{decl.name}_{k + 1}"
+        condition = self.expr(clause.condition, ctx)
+        severity = clause.severity or "fatal"
+        parts = []
+        for part in self.c.messages.get(id(clause), []):
+            if isinstance(part, str):
+                parts.append(ir.MessagePart(text=part))
+            else:
+                parts.append(ir.MessagePart(expr=self.expr(part, ctx)))
+        if clause.message is not None and not parts:
+            parts.append(ir.MessagePart(text=clause.message))
+        return ir.Constraint(
+            constraint_id=f"constraint_{number}",
+            name=name,
+            condition=condition,
+            severity=severity,
+            message=tuple(parts),
+            scope=self.scope(decl.scope, clause.condition, ctx),
+            lookahead=int(self.time.lookahead.get(decl.name, 0)),
+            loc=loc_of(clause),
+        )
+
+    def scope(self, scope: ast.Scope | None, condition: ast.Expr, ctx: _Ctx) -> ir.Scope:
+        if scope is None or scope.kind in ("all", "entity"):
+            step = _literal_step(condition, self.c)
+            return ir.Scope("specific", timestep=step) if step is not None else ir.Scope("all")
+        if scope.kind == "range":
+            lo = literal_value(scope.start) if scope.start is not None else 0.0
+            hi = literal_value(scope.end) if scope.end is not None else float(self.c.horizon)
+            if lo is None or hi is None:
+                raise CompileError(simple("E0502", "a constraint range needs literal bounds", scope.span))
+            return ir.Scope("range", start=int(lo), end=int(hi))
+        return ir.Scope("cond", condition=self.expr(scope.cond, ctx))
+
+    # ------------------------------------------------------------------ policies
+    def policy(self, p: ast.PolicyDecl, i: int) -> ir.Policy:
+        ctx = _Ctx(owner=POLICY_OWNER + i)
+        return ir.Policy(f"policy_{i}", p.name, self.expr(p.trigger, ctx), _trigger_type(p.trigger, self.c),
+                         self.actions(p.actions, ctx), loc_of(p))
+
+    def actions(self, actions: tuple[ast.Stmt, ...], ctx: _Ctx) -> tuple[ir.Stmt, ...]:
+        out: list[ir.Stmt] = []
+        for a in actions:
+            loc = loc_of(a)
+            if isinstance(a, ast.EmitStmt):
+                out.append(ir.Emit(a.event, tuple((k.name, self.expr(k.value, ctx)) for k in a.args), loc))
+            elif isinstance(a, ast.IfStmt):
+                out.append(ir.If(self.expr(a.cond, ctx), self.actions(a.then, ctx), self.actions(a.else_, ctx),
+                                 loc))
+            else:
+                out.append(self.action(a, ctx))
+        return tuple(out)
+
+    def action(self, a: ast.AssignStmt, ctx: _Ctx) -> ir.Action:
+        target = a.target.base if isinstance(a.target, ast.Index) else a.target
+        name = target.id
+        kind = self.syms[name].kind
+        value = self.scale(self.expr(a.value, ctx), self.c.coercions.get(id(a.value), 1.0))
+        loc = loc_of(a)
+        if a.op == "=":
+            return ir.Action("assign", name, kind, value, loc)
+        if a.op == "*=":
+            return ir.Action("multiply", name, kind, value, loc)
+        if a.op == "/=":
+            return ir.Action("multiply", name, kind, _fold(ir.Binary("/", ir.Literal(1.0), value)), loc)
+        if a.op == "+=":
+            return ir.Action("add", name, kind, value, loc)
+        if a.op == "-=":
+            return ir.Action("add", name, kind, _fold(ir.Unary("-", value)), loc)
+        raise self.internal(f"unknown action operator {a.op}", a)
+
+    # ------------------------------------------------------------------ directives
+    def outputs(self) -> tuple[ir.Output, ...]:
+        out = []
+        for decl in self.c.model.of(ast.OutputDecl):
+            for item in decl.items:
+                out.append(ir.Output(item.name, self.expr(item.value, _Ctx(owner=OUTPUT_OWNER))
+                                     if item.value is not None else None))
+        return tuple(out)
+
+    def simulate(self) -> ir.Simulate:
+        sims = self.c.model.of(ast.SimulateDecl)
+        if not sims:
+            return ir.Simulate()
+        s = sims[0]
+        runs = literal_value(s.runs)
+        seed = literal_value(s.seed)
+        return ir.Simulate(s.mode, int(runs) if runs is not None else None, int(seed) if seed is not None else None)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _fold(e: ir.Expr) -> ir.Expr:
+    """Constant-fold arithmetic on two numeric literals (never a division by zero)."""
+    if isinstance(e, ir.Unary) and e.op == "-" and isinstance(e.operand, ir.Literal) and _is_number(
+            e.operand.value):
+        return ir.Literal(-float(e.operand.value), e.loc)
+    if isinstance(e, ir.Binary) and isinstance(e.left, ir.Literal) and isinstance(e.right, ir.Literal):
+        a, b = e.left.value, e.right.value
+        if _is_number(a) and _is_number(b):
+            a, b = float(a), float(b)
+            try:
+                if e.op == "+":
+                    return ir.Literal(a + b, e.loc)
+                if e.op == "-":
+                    return ir.Literal(a - b, e.loc)
+                if e.op == "*":
+                    return ir.Literal(a * b, e.loc)
+                if e.op == "/" and b != 0:
+                    return ir.Literal(a / b, e.loc)
+                if e.op == "^" and (a > 0 or b.is_integer()) and not (a == 0 and b < 0):
+                    return ir.Literal(float(a ** b), e.loc)
+            except OverflowError:
+                return e
+    return e
+
+
+def _time_names(node: ast.Node) -> tuple[str, ...]:
+    pattern = getattr(node, "index", None)
+    if pattern is None or pattern.literal is not None or pattern.var == "t":
+        return ("t",)
+    return ("t", pattern.var)
+
+
+def _walk_ir(e: object):
+    """Every IR expression node under e (dataclass fields, tuples)."""
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, ir.Expr):
+            yield x
+            for name in x.__slots__:
+                stack.append(getattr(x, name))
+        elif isinstance(x, tuple):
+            stack.extend(x)
+
+
+def _reads_varying(e: ir.Expr, varying: set[str], targets: set[str]) -> bool:
+    for x in _walk_ir(e):
+        if isinstance(x, ir.Ref) and (x.kind == "time" or x.kind == "var" and x.name in varying
+                                      or x.kind == "param" and x.name in targets):
+            return True
+        if isinstance(x, ir.Index) and (x.kind == "var" or x.kind == "param" and x.name in targets):
+            return True
+        if isinstance(x, ir.SeriesRef) and x.kind == "var":
+            return True
+        if isinstance(x, ir.Distribution | ir.Changes):
+            return True
+    return False
+
+
+def _literal_step(cond: ast.Expr, checked: CheckedModel) -> int | None:
+    """The step a condition is pinned to when every series read uses a literal index and `t` is unused."""
+    steps = []
+    for n in cond.walk():
+        if isinstance(n, ast.Name) and n.id in ("t",):
+            return None
+        if isinstance(n, ast.Index) and isinstance(n.base, ast.Name):
+            sym = checked.symbols.get(n.base.id)
+            if sym is not None and sym.kind == "var":
+                v = literal_value(n.index)
+                if v is None:
+                    return None
+                steps.append(int(v))
+        elif isinstance(n, ast.Name):
+            sym = checked.symbols.get(n.id)
+            if sym is not None and sym.kind == "var" and checked.decl_types.get(n.id, PelType("num")).series:
+                bare = not any(isinstance(p, ast.Index) and p.base is n for p in cond.walk())
+                if bare:
+                    return None
+    return max(steps) if steps else None
+
+
+def _trigger_type(e: ast.Expr, checked: CheckedModel) -> str:
+    if isinstance(e, ast.Binary) and e.op in ("&&", "||"):
+        kinds = {_trigger_type(e.left, checked), _trigger_type(e.right, checked)}
+        return kinds.pop() if len(kinds) == 1 else "composite"
+    names = [n for n in e.walk() if isinstance(n, ast.Name | ast.Changes)]
+    if any(isinstance(n, ast.Changes) for n in names):
+        return "event"
+    model_names = [n for n in names if isinstance(n, ast.Name) and n.id in checked.symbols
+                   and checked.symbols[n.id].kind in ("param", "var")]
+    return "threshold" if model_names else "time"
+
+
+def _source_text(e: ast.Expr | None) -> str:
+    """The right-hand side as written (reconstructed from the AST)."""
+    if e is None:
+        return ""
+    return _text(e)
+
+
+def _text(e: ast.Node) -> str:  # noqa: C901
+    if isinstance(e, ast.Number | ast.Money | ast.Percent | ast.DurationLit):
+        return e.text if not isinstance(e, ast.Money) else e.symbol + e.text.lstrip(e.symbol)
+    if isinstance(e, ast.String):
+        return '"' + e.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(e, ast.Bool):
+        return "true" if e.value else "false"
+    if isinstance(e, ast.Name):
+        return e.id
+    if isinstance(e, ast.Member):
+        return f"{_text(e.base)}.{e.attr}"
+    if isinstance(e, ast.Index):
+        return f"{_text(e.base)}[{_text(e.index)}]"
+    if isinstance(e, ast.Binary):
+        return f"{_wrap(e.left)} {e.op} {_wrap(e.right)}"
+    if isinstance(e, ast.Unary):
+        return f"{e.op}{_wrap(e.operand)}"
+    if isinstance(e, ast.Dist | ast.Call):
+        head = e.dist if isinstance(e, ast.Dist) else _text(e.func)
+        args = [_text(a) for a in e.args] + [f"{k.name}={_text(k.value)}" for k in e.kwargs]
+        return f"{head}({', '.join(args)})"
+    if isinstance(e, ast.IfExpr):
+        tail = f" else {_text(e.else_)}" if e.else_ is not None else ""
+        return f"if {_text(e.cond)} then {_text(e.then)}{tail}"
+    if isinstance(e, ast.ArrayLit):
+        return "[" + ", ".join(_text(x) for x in e.elements) + "]"
+    if isinstance(e, ast.RangeExpr):
+        return f"{_text(e.start)}..{_text(e.end)}"
+    if isinstance(e, ast.Comprehension):
+        cond = f" if {_text(e.cond)}" if e.cond is not None else ""
+        return f"{e.func}({_text(e.body)} for {e.var} in {_text(e.start)}..{_text(e.end)}{cond})"
+    return type(e).__name__
+
+
+def _wrap(e: ast.Node) -> str:
+    return f"({_text(e)})" if isinstance(e, ast.Binary | ast.IfExpr) else _text(e)

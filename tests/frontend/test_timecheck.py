@@ -1,0 +1,281 @@
+"""Time checks: causality, initial values, same-step cycles, horizon bounds, undefined vars, order, lookahead."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from pel.diagnostics import CompileError, Diagnostic, DiagnosticBag, Span
+from pel.frontend import ast
+from pel.frontend.parser import parse
+from pel.frontend.timecheck import TimeInfo, analyze
+from tests.conftest import SHARED
+
+
+def run(body: str, horizon: int = 36) -> tuple[TimeInfo, DiagnosticBag, str]:
+    source = "model M {\n" + body + "\n}\n"
+    bag = DiagnosticBag()
+    info = analyze(parse(source, "m.pel"), bag, horizon)
+    return info, bag, source
+
+
+def errors(bag: DiagnosticBag) -> list[str]:
+    return [d.code for d in bag.errors]
+
+
+def only(bag: DiagnosticBag, code: str) -> Diagnostic:
+    found = [d for d in bag.items if d.code == code]
+    assert len(found) == 1, bag.items
+    return found[0]
+
+
+def text_at(source: str, span: Span) -> str:
+    line = source.splitlines()[span.line - 1]
+    return line[span.col - 1 : span.end_col - 1] if span.end_line == span.line else line[span.col - 1 :]
+
+
+SERIES = "var {n}: TimeSeries<Fraction>"
+
+
+def series(*names: str) -> str:
+    return "\n".join(SERIES.format(n=n) for n in names)
+
+
+# -- causality (E0300) -----------------------------------------------------------------------------
+
+
+def test_future_reference_is_E0300_at_the_index() -> None:
+    _, bag, source = run(series("x") + "\nx[t] = x[t+1] * 0.9")
+    diag = only(bag, "E0300")
+    assert text_at(source, diag.span) == "t+1"
+
+
+def test_ema_reading_the_defined_step_is_legal() -> None:
+    body = (
+        series("x", "y")
+        + "\nparam a: Fraction = 0.3\ny[t] = 1.0\nx[0] = 0.0\nx[t+1] = a * y[t+1] + (1 - a) * x[t]"
+    )
+    info, bag, _ = run(body)
+    assert errors(bag) == []
+    assert info.order == ["y", "x"]
+
+
+def test_shifted_rule_reading_two_ahead_is_E0300() -> None:
+    _, bag, _ = run(series("x", "y") + "\ny[t] = 1.0\nx[0] = 0.0\nx[t+1] = y[t+2]")
+    assert errors(bag) == ["E0300"]
+
+
+def test_literal_rule_reading_later_step_is_E0300() -> None:
+    _, bag, _ = run(series("x") + "\nx[0] = x[1]\nx[t] = 1.0")
+    assert errors(bag) == ["E0300"]
+
+
+def test_policy_reading_the_future_is_E0300() -> None:
+    body = series("x") + "\nx[t] = 1.0\npolicy p { when: x[t+1] > 0, then: x[t] = 2.0 }"
+    _, bag, _ = run(body)
+    assert errors(bag) == ["E0300"]
+
+
+def test_comprehension_up_to_t_is_causal_and_whole_run_ranges_are_allowed() -> None:
+    body = (
+        series("y")
+        + "\ny[t] = 1.0\nvar total = sum(y[k] for k in 0..t)\nvar whole = sum(y[k] for k in 0..36)"
+    )
+    info, bag, _ = run(body)
+    assert errors(bag) == []
+    assert info.order.index("y") < info.order.index("total")
+
+
+def test_comprehension_var_named_t_shadows_time() -> None:
+    body = series("y") + "\ny[t] = 1.0\nvar low = min(y[t] for t in [0..24])"
+    _, bag, _ = run(body)
+    assert errors(bag) == []
+
+
+# -- initial values (E0303) ------------------------------------------------------------------------
+
+
+def test_recurrence_without_initial_value_is_E0303() -> None:
+    _, bag, source = run(series("r") + "\nr[t+1] = r[t] * 2")
+    diag = only(bag, "E0303")
+    assert text_at(source, diag.span).startswith("r[t+1] = r[t] * 2")
+    assert diag.hint == "add r[0] = …"
+
+
+def test_recurrence_with_initial_value_or_general_rule_is_fine() -> None:
+    _, bag, _ = run(series("r") + "\nr[0] = 1.0\nr[t+1] = r[t] * 2")
+    assert errors(bag) == []
+    _, bag, _ = run("var r[0] = 1.0\nvar r2[t] = 1.0\nr2[t+1] = r2[t]")
+    assert "E0303" not in errors(bag)
+
+
+def test_two_step_recurrence_needs_two_initial_values() -> None:
+    _, bag, _ = run(series("f") + "\nf[0] = 1.0\nf[t+2] = f[t+1] + f[t]")
+    assert "f[1]" in only(bag, "E0303").message
+
+
+# -- cycles (E0304) ----------------------------------------------------------------------------------
+
+
+def test_self_reference_is_E0304() -> None:
+    _, bag, _ = run(series("x") + "\nx[t] = x[t] + 1")
+    assert "x -> x" in only(bag, "E0304").message
+
+
+def test_cycle_among_variables_is_E0304_listing_it() -> None:
+    _, bag, source = run("var p = q + 1\nvar q = r * 2\nvar r = p - 1")
+    diag = only(bag, "E0304")
+    assert "p -> q -> r -> p" in diag.message
+    assert text_at(source, diag.span) == "q"
+
+
+def test_lagged_references_break_cycles() -> None:
+    body = series("a", "b") + "\na[0] = 1.0\na[t+1] = b[t]\nb[t] = a[t] * 2"
+    info, bag, _ = run(body)
+    assert errors(bag) == []
+    assert info.order == ["a", "b"]
+
+
+# -- horizon (E0301) ---------------------------------------------------------------------------------
+
+
+def test_literal_index_beyond_horizon_is_E0301() -> None:
+    _, bag, source = run(series("x") + "\nx[t] = 1.0\nvar late = x[40]", horizon=36)
+    diag = only(bag, "E0301")
+    assert text_at(source, diag.span) == "40"
+
+
+def test_literal_rule_beyond_horizon_and_constraint_index() -> None:
+    body = (
+        series("x")
+        + '\nx[t] = 1.0\nx[50] = 2.0\nconstraint c: x[t_max + 1] > 0 { severity: fatal, message: "m" }'
+    )
+    _, bag, _ = run(body, horizon=12)
+    assert errors(bag) == ["E0301", "E0301"]
+
+
+# -- definitions (E0305) and rules -------------------------------------------------------------------
+
+
+def test_declared_but_never_defined_is_E0305() -> None:
+    _, bag, source = run("var never: Fraction\nparam a: Fraction = 1.0")
+    diag = only(bag, "E0305")
+    assert text_at(source, diag.span) == "never"
+    assert diag.hint is not None and "param" in diag.hint
+
+
+def test_bare_assignment_after_declaration_defines_the_var() -> None:
+    info, bag, _ = run("var x: Fraction\nx = 1.0")
+    assert errors(bag) == []
+    assert [type(n).__name__ for n in info.rules["x"]] == ["SeriesRule"]
+
+
+def test_rules_are_collected_per_variable() -> None:
+    info, _, _ = run("var x[0] = 1.0\nx[t+1] = x[t]\nvar y = x")
+    assert [type(n).__name__ for n in info.rules["x"]] == ["VarDecl", "SeriesRule"]
+    assert [type(n).__name__ for n in info.rules["y"]] == ["VarDecl"]
+
+
+def test_guarded_rule_form() -> None:
+    _, bag, _ = run("var g[0] = 0.0\nvar g2[t] = g2[t-1] + 1 for t > 0")
+    assert errors(bag) == []
+
+
+def test_order_follows_dependencies_then_declaration() -> None:
+    info, bag, _ = run("var c = b + a\nvar b = a * 2\nvar a = 1.0\nvar d = 5.0")
+    assert errors(bag) == []
+    assert info.order == ["a", "b", "c", "d"]
+
+
+def test_names_that_are_not_variables_create_no_edges() -> None:
+    body = (
+        "param p: Fraction = 0.5\nfunc f(x: Fraction) -> Fraction { return x * 2 }\n"
+        "var y = f(p) + sum(k for k in 0..t) + t\nvar z = y"
+    )
+    info, bag, _ = run(body)
+    assert errors(bag) == [] and info.order == ["y", "z"]
+
+
+def test_whole_series_arguments_create_no_edge() -> None:
+    info, bag, _ = run(series("cash") + "\ncash[t] = npv_value + 1\nvar npv_value = npv(cash, 0.1)")
+    assert errors(bag) == []
+    assert info.order == ["npv_value", "cash"]
+
+
+# -- lookahead ----------------------------------------------------------------------------------------
+
+
+def test_constraint_lookahead_is_the_largest_future_offset() -> None:
+    body = (
+        series("x")
+        + "\nx[t] = 1.0\n"
+        + 'constraint ahead { x[t+2] > 0 with severity(warning) with message("m")\n'
+        + '  x[t+1] > 0 with severity(fatal) with message("n") }\n'
+        + 'constraint now: x[t] > x[t-1] { severity: warning, message: "m" }'
+    )
+    info, bag, _ = run(body)
+    assert errors(bag) == []
+    assert info.lookahead == {"ahead": 2, "now": 0}
+
+
+# -- hand-built AST --------------------------------------------------------------------------------------
+
+
+def test_hand_built_ast() -> None:
+    sp = Span("h.pel", 1, 1, 1, 9)
+    t = ast.Name(sp, "t")
+    ahead = ast.Index(sp, ast.Name(sp, "x"), ast.Binary(sp, "+", t, ast.Number(sp, 1.0, "1", True)))
+    model = ast.Model(
+        sp,
+        "H",
+        (
+            ast.VarDecl(sp, "x", None, None),
+            ast.SeriesRule(
+                sp, "x", ast.IndexPattern(sp, None, 0), ast.Binary(sp, "*", ahead, ast.Number(sp, 0.9, "0.9"))
+            ),
+            ast.VarDecl(sp, "y", None, ast.Name(sp, "x")),
+        ),
+    )
+    bag = DiagnosticBag()
+    info = analyze(model, bag, 12)
+    assert errors(bag) == ["E0300"]
+    assert info.order == ["x", "y"]
+
+
+# -- the shared corpus ---------------------------------------------------------------------------------
+
+MODELS = SHARED / "corpus" / "models"
+
+
+def _valid() -> list[str]:
+    if not (MODELS / "LABELS.tsv").exists():
+        return []
+    with open(MODELS / "LABELS.tsv", encoding="utf-8") as fh:
+        return [r["file"] for r in csv.DictReader(fh, delimiter="\t") if r["label"] == "valid"]
+
+
+VALID = _valid()
+STEPS = {"mo": 1, "q": 3, "y": 12}
+
+
+def _horizon(model: ast.Model) -> int:
+    for sim in model.of(ast.SimulateDecl):
+        h = sim.horizon
+        if isinstance(h, ast.DurationLit) and h.unit in STEPS:
+            return int(h.amount * STEPS[h.unit])
+    return 12
+
+
+@pytest.mark.skipif(not VALID, reason="../shared/corpus is not present")
+@pytest.mark.parametrize("name", VALID)
+def test_corpus_valid_models_have_no_time_errors(name: str) -> None:
+    source = (MODELS / name).read_text(encoding="utf-8-sig")
+    try:
+        model = parse(source, name)
+    except CompileError as exc:
+        pytest.skip(f"the parser refuses {name}: {exc.diagnostics[0].header()}")
+    bag = DiagnosticBag()
+    info = analyze(model, bag, _horizon(model))
+    assert errors(bag) == []
+    assert sorted(info.order) == sorted({v.name for v in model.of(ast.VarDecl)})
