@@ -13,8 +13,8 @@ import numpy as np
 
 from pel import __version__
 from pel.backend import cache, sampling
-from pel.backend.codegen import const_value
 from pel.backend import runtime as rt
+from pel.backend.codegen import const_value
 from pel.backend.results import Result, VarResult, json_float
 from pel.backend.stats import PERCENTILES, Collector, Moments
 from pel.diagnostics import RunError, Span, simple

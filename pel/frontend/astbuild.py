@@ -396,7 +396,7 @@ _BINARY_OPS = frozenset((
 _DESCRIPTIONS = {
     "NAME": "a name", "NUMBER": "a number", "MONEY": "a currency amount", "PERCENT": "a percentage",
     "DURATION": "a duration", "STRING": "a string", "TYPENAME": "a type name", "$end": "end of input",
-    "NL_LPAREN": "'('", "NL_LBRACKET": "'['",
+    "NL_LPAREN": "'('", "NL_LBRACKET": "'['", "NL_FROM": "'from'",
 }
 _SPELLING = {v: f"'{k}'" for k, v in KEYWORDS.items()}
 _SPELLING.update({v: f"'{k}'" for k, v in sorted(OPERATORS.items(), key=lambda kv: -len(kv[0]))
@@ -419,7 +419,7 @@ def describe_token(tok: RawToken | None) -> str:
         return f'string "{text[:30]}{"…" if len(text) > 30 else ""}"'
     if kind in ("NUMBER", "MONEY", "PERCENT", "DURATION"):
         return f"{_DESCRIPTIONS[kind].split(' ', 1)[1]} {tok.value[-1] if kind != 'NUMBER' else tok.value[1]}"
-    if kind in ("NL_LPAREN", "NL_LBRACKET"):
+    if kind in ("NL_LPAREN", "NL_LBRACKET", "NL_FROM"):
         return _DESCRIPTIONS[kind]
     return _SPELLING.get(kind, f"'{tok.value}'")
 
@@ -432,10 +432,12 @@ def describe_expected(types: list[str]) -> str:
         kinds -= _EXPR_STARTERS
     if {"PARAM", "VAR", "CONSTRAINT"} <= kinds:
         parts.append("a model item (param, var, constraint, policy, …)")
-        kinds -= ITEM_KEYWORDS | {"IMPORT", "FROM", "SEMI", "NAME"}
+        kinds -= ITEM_KEYWORDS | {"IMPORT", "FROM", "NL_FROM", "SEMI", "NAME"}
     if {"PLUS", "TIMES", "EQ"} <= kinds:
         parts.append("an operator")
         kinds -= _BINARY_OPS
+    if "NL_FROM" in kinds and "FROM" in kinds:
+        kinds.discard("NL_FROM")
     if "NL_LPAREN" in kinds and "LPAREN" in kinds:
         kinds.discard("NL_LPAREN")
     if "NL_LBRACKET" in kinds and "LBRACKET" in kinds:
@@ -454,7 +456,7 @@ class TokenStream:
 
     def __init__(self, raws: list[RawToken], index: LineIndex, source: str, diags: list[Diagnostic]) -> None:
         for tok in raws:
-            if tok.nl and tok.type in ("LPAREN", "LBRACKET"):
+            if tok.nl and tok.type in ("LPAREN", "LBRACKET", "FROM"):
                 tok.type = "NL_" + tok.type
         self.raws = raws
         self.pos = 0
@@ -533,7 +535,7 @@ class TokenStream:
                 return True
             nxt = self.raws[i + 1].type if i + 1 < len(self.raws) else None
             return tok.nl and tok.type == "NAME" and nxt in ("LBRACKET", "ASSIGN")
-        return not closed and depth == 0 and tok.type in ("MODEL", "IMPORT", "FROM")
+        return not closed and depth == 0 and tok.type in ("MODEL", "IMPORT", "NL_FROM")
 
     def _end_span(self) -> Span:
         if not self.raws:

@@ -19,11 +19,8 @@ def _value_text(value: object) -> str:
 
 
 def dump_tokens(tokens: Iterable[Token]) -> str:
-    """One token per line: `line:col TYPE value` (a `^` after the column marks a token that begins a line)."""
-    lines = []
-    for tok in tokens:
-        mark = "^" if tok.line_start else " "
-        lines.append(f"{tok.span.line}:{tok.span.col}{mark} {tok.type} {_value_text(tok.value)}")
+    """One token per line: `line:col TYPE value` (value as written, JSON-quoted)."""
+    lines = [f"{tok.span.line}:{tok.span.col} {tok.type} {_value_text(tok.value)}" for tok in tokens]
     return "\n".join(lines) + "\n"
 
 

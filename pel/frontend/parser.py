@@ -18,7 +18,7 @@ from pel.frontend import astbuild as b
 from pel.frontend.lexer import RawToken, lex_raw
 from pel.frontend.lexer import tokens as _lexer_tokens
 
-tokens = (*_lexer_tokens, "NL_LPAREN", "NL_LBRACKET", "EXPR_START")
+tokens = (*_lexer_tokens, "NL_LPAREN", "NL_LBRACKET", "NL_FROM", "EXPR_START")
 
 precedence = (
     ("nonassoc", "IFTHEN"),
@@ -84,7 +84,8 @@ def p_import_from_suffix(p):
 
 
 def p_import_from(p):
-    """import_decl : FROM dotted IMPORT name_list"""
+    """import_decl : FROM dotted IMPORT name_list
+    | NL_FROM dotted IMPORT name_list"""
     p[0] = ast.ImportDecl(b.span(p, 1, 4), p[2].value, None, tuple(t.value for t in p[4]))
 
 

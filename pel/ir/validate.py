@@ -594,7 +594,13 @@ class _Validator:
                 self.err("V002", path, f"local {e.name!r} is not in scope", e.loc)
             return
         if self.resolve(e.name, e.kind, ("param", "var"), ctx, path, e.loc) and e.kind == "var":
-            self.read_var(e.name, 0, ctx, path, e.loc)
+            self.read_at_t(e.name, ctx, path, e.loc)
+
+    def read_at_t(self, name: str, ctx: _Ctx, path: str, loc: ir.Loc) -> None:
+        """An unindexed read means step t: the rule's t (t = s - k in a shifted rule x[t+k])."""
+        offsets = self.relative(("t", 0), ctx)
+        if offsets is not None:
+            self.read_var(name, offsets, ctx, path, loc)
 
     def expr_Index(self, e: ir.Index, ctx: _Ctx, path: str) -> None:
         self.expr(e.index, ctx, f"{path}.index")
@@ -614,7 +620,7 @@ class _Validator:
 
     def expr_Changes(self, e: ir.Changes, ctx: _Ctx, path: str) -> None:
         if self.resolve(e.name, e.kind, ("param", "var"), ctx, path, e.loc) and e.kind == "var":
-            self.read_var(e.name, 0, ctx, path, e.loc)
+            self.read_at_t(e.name, ctx, path, e.loc)
 
     def expr_Binary(self, e: ir.Binary, ctx: _Ctx, path: str) -> None:
         if e.op not in BINARY_OPS:

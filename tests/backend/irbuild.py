@@ -9,7 +9,6 @@ from pel.ir import nodes as ir
 BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Mod: "%", ast.Pow: "^"}
 CMPOPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 PROV = ir.Provenance(source="test", method="assumption", confidence=0.8)
-_site = [0]
 
 
 class Names:
@@ -95,10 +94,9 @@ def lit(value: float) -> ir.Literal:
 def dist(kind: str, **params: ir.Expr | float) -> ir.Distribution:
     """A distribution; `LogNormalNat` is LogNormal with the natural-scale (mean, sd) reading."""
     conv = tuple((k, v if isinstance(v, ir.Expr) else lit(v)) for k, v in params.items())
-    _site[0] += 1
     if kind == "LogNormalNat":
-        return ir.Distribution("LogNormal", conv, log_space=False, site=_site[0])
-    return ir.Distribution(kind, conv, site=_site[0])
+        return ir.Distribution("LogNormal", conv, log_space=False)
+    return ir.Distribution(kind, conv)
 
 
 def mixture(components: list[ir.Distribution], weights: list[float]) -> ir.Distribution:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import math
 
-import numpy as np
 import pytest
 
 from pel.backend import engine
 from pel.diagnostics import RunError
 from pel.ir import nodes as ir
 
-from .irbuild import Names, constraint, lit, message, param, parse, policy, program, rule, var
+from .irbuild import Names, constraint, dist, lit, message, param, parse, policy, program, rule, var
 
 N = Names(params={"g", "price", "burn", "fee", "k"}, vars={"mrr", "cash", "rev", "x", "y", "ma", "hiring", "q"})
 
@@ -195,8 +194,7 @@ def test_user_functions() -> None:
 
 def test_division_by_zero_deterministic_and_mc() -> None:
     names = Names(params={"k"}, vars={"q"})
-    prog = program("Div", [param("k", dist=__import__("tests.backend.irbuild", fromlist=["dist"]).dist(
-        "Uniform", low=0, high=1))], [
+    prog = program("Div", [param("k", dist=dist("Uniform", low=0, high=1))], [
         var("q", rule("general", parse("1 / (k - 0.5) if t == 0 else 1 / (t - 3)", names), line=7)),
     ], source="models/div.pel")
     with pytest.raises(RunError) as exc:
@@ -292,9 +290,8 @@ def test_names_cannot_inject_code() -> None:
 
 
 def test_deterministic_central_values() -> None:
-    from .irbuild import dist, mixture
+    from .irbuild import mixture
 
-    names = Names(params={"a", "b", "c", "d", "e", "f", "h", "m"})
     ps = [
         param("a", dist=dist("Normal", mu=3, sigma=1)),
         param("b", dist=dist("LogNormal", mu=1, sigma=0.5)),

@@ -319,3 +319,14 @@ def test_validation_errors_render_with_codes() -> None:
         loads_json(text, file="cyc.ir.json")
     rendered = info.value.render()
     assert "error[V001]" in rendered and "model.order" in rendered
+
+
+def test_unindexed_read_in_a_shifted_rule_is_the_rules_t() -> None:
+    # x[t+1] = z (z at t): lagged, so x may come before z in the order; z[t] = x is a same-step read.
+    x = tiny_program().model.vars[0]
+    rule = ir.Rule("shifted", ir.Ref("z", "var"), shift=1)
+    z = ir.Var("z", USD_SERIES, (ir.Rule("general", ir.Ref("x", "var")),), series=True, time_varying=True)
+    validate(tiny_program(vars=(dataclasses.replace(x, rules=(x.rules[0], rule)), z), order=("x", "z")))
+    assert codes(
+        tiny_program(vars=(dataclasses.replace(x, rules=(x.rules[0], rule)), z), order=("z", "x"))
+    ) == ["V001"]
