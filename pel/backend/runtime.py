@@ -20,7 +20,17 @@ if JIT_ENABLED:
         """Compile with numba (no fallback: a typing failure raises when the kernel is first called)."""
         return numba.njit(nogil=True, cache=True, error_model="numpy")(fn)
 
+    def jit_inline(fn):  # noqa: ANN001, ANN201 - decorator
+        """Small hot helpers: inlined into the kernel at numba-IR level (calls between compiled
+        functions are not inlined by LLVM and cost more than the helper itself)."""
+        return numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")(fn)
+
 else:
+
+    def jit_inline(fn):  # noqa: ANN001, ANN201 - decorator
+        """PEL_JIT=0: the same code runs as plain Python, for debugging."""
+        return fn
+
 
     def jit(fn):  # noqa: ANN001, ANN201 - decorator
         """PEL_JIT=0: the same code runs as plain Python, for debugging."""

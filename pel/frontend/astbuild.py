@@ -35,10 +35,11 @@ def _value_span(value: object, last: bool) -> Span | None:
     return None
 
 
-def _sym_span(p, k: int, last: bool) -> Span | None:
+def _sym_span(p, k: int, last: bool):
+    """The position of symbol k: a Span, or a RawToken (which has the same position attributes)."""
     sym = p.slice[k]
     if type(sym) is RawToken:
-        return sym.span
+        return sym
     value = sym.value
     span = getattr(value, "span", None)
     return span if type(span) is Span else _value_span(value, last)
@@ -51,7 +52,7 @@ def span(p, i: int, j: int) -> Span:
     while first is None and k < j:
         k += 1
         first = _sym_span(p, k, False)
-    last = _sym_span(p, j, True)
+    last = _sym_span(p, j, True) if j != i else first
     k = j
     while last is None and k > i:
         k -= 1

@@ -138,6 +138,7 @@ class CheckedModel:
     funcs: dict[str, ast.FuncDecl] = field(default_factory=dict)
     strict: bool = False
     horizon_set: bool = False  # `simulate for …` present
+    func_types: dict[str, tuple[list[PelType], PelType]] = field(default_factory=dict)  # name -> (params, return)
 
 
 @dataclass
@@ -475,6 +476,16 @@ class _Checker:
                    node.span, hint)
         return 1.0
 
+    def whole_numbers(self, te: ast.TypeExpr | None, value: ast.Expr, what: str) -> None:
+        """An `Int` annotation (LANGUAGE.md §1.1 [R]: Fraction with an integral flag) refuses literals with a
+        fractional part, also as array elements (`[Int]`); computed values are not checked."""
+        if not _int_annotation(te):
+            return
+        for lit in _number_literals(value):
+            if lit.value != int(lit.value):
+                self.error("E0100", f"{what} is declared Int but {lit.text} is not a whole number", lit.span,
+                           "declare it Fraction, or write a whole number")
+
     def _assignable_plain(self, d: PelType, a: PelType) -> bool:
         return same_dimension(d, a) or (d.te == -1 and a.te == 0 and a.base == d.base and a.tag == d.tag)
 
@@ -499,6 +510,7 @@ class _Checker:
             self.out.coercions[id(p.value)] = self.dist_coercion(info, declared, p)
             return
         actual = self.expr(p.value, env, declared)
+        self.whole_numbers(p.type, p.value, f"parameter '{p.name}'")
         factor = self.assign(declared, actual, p.value, f"parameter '{p.name}'")
         if factor != 1.0:
             self.out.coercions[id(p.value)] = factor
@@ -559,6 +571,9 @@ class _Checker:
         declared = None if infer else self.var_type(name)
         t = self.expr(value, env, declared)
         if declared is not None:
+            sym = self.symbols.get(name)
+            if sym is not None and isinstance(sym.node, ast.VarDecl):
+                self.whole_numbers(sym.node.type, value, f"variable '{name}'")
             factor = self.assign(declared, t, value, f"variable '{name}'")
             if factor != 1.0:
                 self.out.coercions[id(value)] = factor
@@ -570,6 +585,7 @@ class _Checker:
         for fp in f.params:
             local[fp.name] = self.resolve(fp.type) if fp.type is not None else UNKNOWN
         ret = self.resolve(f.returns) if f.returns is not None else None
+        self.out.func_types.setdefault(f.name, (list(local.values()), ret or UNKNOWN))
         env = Env(locals=local, returns=[], expected_return=ret)
         self.stmts(f.body, env)
 
@@ -595,6 +611,7 @@ class _Checker:
             if s.type is not None:
                 declared = self.resolve(s.type)
                 if s.value is not None:
+                    self.whole_numbers(s.type, s.value, f"'{s.name}'")
                     self.assign(declared, t, s.value, f"'{s.name}'")
                 t = declared
             env.locals[s.name] = t
@@ -1166,6 +1183,7 @@ class _Checker:
                 self.error("E0100", f"'{f.name}' is missing argument '{pname}'", e.span)
                 continue
             t, node = given[pname]
+            self.whole_numbers(f.params[names.index(pname)].type, node, f"argument '{pname}' of '{f.name}'")
             self.assign(ptype, t, node, f"argument '{pname}' of '{f.name}'")
         return ret
 
@@ -1255,6 +1273,11 @@ class _Checker:
             return self._mixture(e, bound, env, expected)
         types = {c: self.expr(v, env) for c, v in bound.items()}
         info = DistInfo(name, [(c, bound[c]) for c, _ in spec], UNKNOWN, node=e)
+        wrong = [(c, t) for c, t in types.items() if not t.unknown and t.element().kind != "num"]
+        for c, t in wrong:
+            self.error("E0100", f"{name} parameter '{c}' must be a number, found {type_text(t)}", bound[c].span)
+        if wrong:
+            return info
         vals = {c: literal_value(v, self.step) for c, v in bound.items()}
         self._dist_validity(info, vals, types, e)
         info.type = self._dist_type(info, types, expected, e)
@@ -1346,6 +1369,27 @@ class _Checker:
         info.type = t
         self.out.types[id(comps_e)] = array(t)
         return info
+
+
+def _int_annotation(te: ast.TypeExpr | None) -> bool:
+    """`Int`, `Integer`, or a series/array/distribution of them."""
+    if te is None:
+        return False
+    if te.name in ("Int", "Integer"):
+        return te.per is None
+    wrappers = ("TimeSeries", "Distribution", "CohortSeries", "Array", "List")
+    return te.name in wrappers and len(te.args) == 1 and _int_annotation(te.args[0])
+
+
+def _number_literals(e: ast.Expr) -> list[ast.Number]:
+    """The number literals a value is written as: itself, under unary minus, or as array elements."""
+    if isinstance(e, ast.Number):
+        return [e]
+    if isinstance(e, ast.Unary) and e.op == "-":
+        return _number_literals(e.operand)
+    if isinstance(e, ast.ArrayLit):
+        return [n for el in e.elements for n in _number_literals(el)]
+    return []
 
 
 def _dotted(e: ast.Expr) -> str:

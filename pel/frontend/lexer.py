@@ -1,12 +1,10 @@
-"""PLY lexer for PEL: source text -> tokens with spans; collects every lexical error (E0001-E0004)."""
+"""Hand-written PEL scanner: source text -> tokens with positions; collects every lexical error (E0001-E0004)."""
 
 from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
-
-from ply import lex
+from typing import NamedTuple
 
 from pel.diagnostics import CompileError, Diagnostic, Span
 
@@ -61,9 +59,14 @@ CURRENCY_SYMBOLS = "$€£¥"
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'", "r": "\r", "0": "\0"}
 _UNICODE_ESCAPE = re.compile(r"u\{([0-9A-Fa-f]{1,6})\}")
 
+# Every word's token type (keywords, type names, reserved and contextual words); other words are NAME.
+_WORD_TYPES: dict[str, str] = {
+    **dict.fromkeys(CONTEXTUAL), **CONTEXTUAL, **dict.fromkeys(OTHER_RESERVED, "RESERVED"),
+    **dict.fromkeys(TYPE_KEYWORDS, "TYPENAME"), **KEYWORDS,
+}
 
-@dataclass(frozen=True, slots=True)
-class Token:
+
+class Token(NamedTuple):
     """One token: its type, its decoded value, where it was written, and whether it begins a line."""
 
     type: str
@@ -73,18 +76,35 @@ class Token:
 
 
 class RawToken:
-    """The mutable token object PLY's parser consumes (it sets attributes on tokens during recovery)."""
+    """The mutable token object PLY's parser consumes (it sets attributes on tokens during recovery).
 
-    __slots__ = ("type", "value", "lineno", "lexpos", "endpos", "span", "nl", "lexer")
+    It carries its position as plain integers (`line`/`col`/`end_line`/`end_col`, 1-based, end exclusive)
+    so that it can stand in for a Span when a node's span is computed; `span` builds the Span on demand.
+    """
 
-    def __init__(self, type_: str, value: object, lexpos: int, endpos: int) -> None:
+    __slots__ = ("type", "value", "lexpos", "endpos", "lineno", "col", "end_line", "end_col", "nl", "file",
+                 "lexer")
+
+    def __init__(self, type_: str, value: object, lexpos: int, endpos: int, line: int = 1, col: int = 1,
+                 end_line: int = 1, end_col: int = 1, nl: bool = False, file: str = "<string>") -> None:
         self.type = type_
         self.value = value
         self.lexpos = lexpos
         self.endpos = endpos
-        self.lineno = 0
-        self.span: Span | None = None
-        self.nl = False
+        self.lineno = line
+        self.col = col
+        self.end_line = end_line
+        self.end_col = end_col
+        self.nl = nl
+        self.file = file
+
+    @property
+    def line(self) -> int:
+        return self.lineno
+
+    @property
+    def span(self) -> Span:
+        return Span(self.file, self.lineno, self.col, self.end_line, self.end_col)
 
     def __repr__(self) -> str:
         return f"RawToken({self.type}, {self.value!r}, {self.lexpos})"
@@ -96,15 +116,31 @@ class RawToken:
 
 
 class LineIndex:
-    """Maps character offsets to 1-based (line, column) pairs."""
+    """Maps character offsets to 1-based (line, column) pairs; the line table is built on first use.
 
-    def __init__(self, source: str, file: str) -> None:
+    `first_line`/`first_col` place offset 0 elsewhere than 1:1 (an expression cut out of a larger file).
+    """
+
+    def __init__(self, source: str, file: str, first_line: int = 1, first_col: int = 1) -> None:
         self.file = file
-        self.starts = [0] + [m.end() for m in re.finditer("\n", source)]
+        self.source = source
+        self.first_line = first_line
+        self.first_col = first_col
+        self._starts: list[int] | None = None
+
+    @property
+    def starts(self) -> list[int]:
+        if self._starts is None:
+            self._starts = [0] + [m.end() for m in re.finditer("\n", self.source)]
+        return self._starts
 
     def pos(self, offset: int) -> tuple[int, int]:
-        line = bisect.bisect_right(self.starts, offset)
-        return line, offset - self.starts[line - 1] + 1
+        starts = self.starts
+        line = bisect.bisect_right(starts, offset)
+        col = offset - starts[line - 1] + 1
+        if line == 1:
+            col += self.first_col - 1
+        return line + self.first_line - 1, col
 
     def span(self, start: int, end: int) -> Span:
         line, col = self.pos(start)
@@ -112,95 +148,156 @@ class LineIndex:
         return Span(self.file, line, col, end_line, end_col)
 
     def offset(self, line: int, col: int) -> int:
-        return self.starts[line - 1] + col - 1
+        line -= self.first_line - 1
+        if line == 1:
+            col -= self.first_col - 1
+        starts = self.starts
+        line = min(max(line, 1), len(starts))
+        return starts[line - 1] + col - 1
 
 
 # ---------------------------------------------------------------------------------------------
-# Lexer rules (PLY). Function rules are tried in definition order.
+# The scanner: one master regex; finditer skips blanks, every other character starts some group.
 # ---------------------------------------------------------------------------------------------
 
-t_ignore = " \t\r\f\v"
+# Two-character operators first, then the one-character ones as a class (same tokens as OPERATORS).
+_OPERATOR_RE = "|".join(re.escape(op) for op in sorted(OPERATORS, key=len, reverse=True) if len(op) > 1) + (
+    "|[" + "".join(re.escape(op) for op in OPERATORS if len(op) == 1) + "]"
+)
+# Blanks before a token are eaten by the (possessive) prefix, so every match starts where the last one ended
+# and finditer never has to search; `eof` matches the blanks at the very end.
+_MASTER = re.compile(
+    r"[ \t\r\f\v]*+(?:"
+    r"(?P<name>[^\W\d]\w*)"
+    r"|(?P<nl>\n(?:[ \t\r\f\v]*\n)*)"  # newlines (and the blank lines after them)
+    r"|(?P<number>(?P<num>[$€£¥]?\d[\d_]*(?:\.\d[\d_]*)?(?:[eE][+-]?\d+)?)(?P<sfx>[^\W\d]\w*)?)"
+    r"|(?P<lc>//[^\n]*)"
+    r"|(?P<bc>/\*)"
+    rf"|(?P<op>{_OPERATOR_RE})"
+    r'|(?P<tq>"""[^"\\]*(?:(?:\\[\s\S]|"(?!""))[^"\\]*)*""")'  # a complete triple-quoted string
+    r'|(?P<open3>""")'  # an unterminated one
+    r'|(?P<dq>"[^"\\\n]*(?:\\[\s\S][^"\\\n]*)*")'
+    r"|(?P<sq>'[^'\\\n]*(?:\\[\s\S][^'\\\n]*)*')"
+    r"|(?P<open>[\"'])"  # an unterminated single-line string
+    r"|(?P<eof>\Z)"
+    r"|(?P<err>.)"
+    r")",
+    re.S,
+)
+_COMMENT_MARK = re.compile(r"/\*|\*/")
 
 
-def _error(lexer: lex.Lexer, code: str, message: str, start: int, end: int, hint: str | None = None) -> None:
-    lexer.pel_errors.append((code, message, start, end, hint))
+class _Scan:
+    """The state of one scan: the text, the tokens produced so far, the lexical errors."""
+
+    __slots__ = ("data", "file", "errors", "tokens", "line", "line_start", "first_col", "first_line")
+
+    def __init__(self, data: str, file: str, first_line: int, first_col: int) -> None:
+        self.data = data
+        self.file = file
+        self.errors: list[tuple[str, str, int, int, str | None]] = []
+        self.tokens: list[RawToken] = []
+        self.first_line = first_line
+        self.first_col = first_col
+
+    def error(self, code: str, message: str, start: int, end: int, hint: str | None = None) -> None:
+        self.errors.append((code, message, start, end, hint))
 
 
-def t_newline(t: lex.LexToken) -> None:
-    r"\n+"
-    t.lexer.lineno += len(t.value)
+def _scan(sc: _Scan) -> None:
+    """Tokenize sc.data into sc.tokens. Line/column are tracked as the scan goes: no per-token lookups."""
+    data, file = sc.data, sc.file
+    append = sc.tokens.append
+    word_types = _WORD_TYPES
+    ops = OPERATORS
+    n = len(data)
+    line = sc.first_line
+    ls = -(sc.first_col - 1)  # offset of the current line's first character (shifted for the first line)
+    prev_line = line - 1
+    pos = 0
+    while pos < n:
+        jumped = False
+        for m in _MASTER.finditer(data, pos):
+            kind = m.lastgroup
+            if kind == "name":
+                start, end = m.span(kind)
+                text = data[start:end]
+                append(RawToken(word_types.get(text, "NAME"), text, start, end, line, start - ls + 1, line,
+                                end - ls + 1, line != prev_line, file))
+                prev_line = line
+            elif kind == "op":
+                start, end = m.span(kind)
+                append(RawToken(ops[data[start:end]], data[start:end], start, end, line, start - ls + 1, line,
+                                end - ls + 1, line != prev_line, file))
+                prev_line = line
+            elif kind == "nl":
+                start, end = m.span(kind)
+                line += 1 if end - start == 1 else data.count("\n", start, end)
+                ls = end
+            elif kind == "number":
+                start, mend = m.span(kind)
+                type_, value, end = _number(sc, m, start, mend)
+                append(RawToken(type_, value, start, end, line, start - ls + 1, line, end - ls + 1,
+                                line != prev_line, file))
+                prev_line = line
+                if end != mend:  # a percent sign was taken: resume after it
+                    pos, jumped = end, True
+                    break
+            elif kind == "lc" or kind == "eof":
+                continue
+            elif kind == "bc":
+                start = m.start(kind)
+                end = _block_comment_end(sc, start)
+                nls = data.count("\n", start, end)
+                if nls:
+                    line += nls
+                    ls = data.rfind("\n", start, end) + 1
+                pos, jumped = end, True
+                break
+            elif kind == "err":
+                start, end = m.span(kind)
+                ch = data[start]
+                shown = ch if ch.isprintable() else f"U+{ord(ch):04X}"
+                hint = "a currency symbol must be followed by a number, e.g. $1_000" if ch in CURRENCY_SYMBOLS else None
+                sc.error("E0001", f"invalid character '{shown}'", start, end, hint)
+            else:  # a string: dq, sq, tq complete; open, open3 unterminated
+                start, end = m.span(kind)
+                unterminated = kind == "open" or kind == "open3"
+                if unterminated:
+                    quote = data[start:end]
+                    end = n if kind == "open3" else _line_end(data, start)
+                    sc.error("E0002", "unterminated string literal", start, end, f"close the string with {quote}")
+                    value = data[start + len(quote):end]
+                else:
+                    q = 3 if kind == "tq" else 1
+                    body = data[start + q:end - q]
+                    value = body if "\\" not in body else _decode_string(sc, body, start + q)
+                nls = data.count("\n", start, end)
+                end_line, end_ls = line, ls
+                if nls:
+                    end_line, end_ls = line + nls, data.rfind("\n", start, end) + 1
+                append(RawToken("STRING", value, start, end, line, start - ls + 1, end_line, end - end_ls + 1,
+                                line != prev_line, file))
+                prev_line = line = end_line
+                ls = end_ls
+                if unterminated:
+                    pos, jumped = end, True
+                    break
+        if not jumped:
+            return
 
 
-def t_comment_block(t: lex.LexToken) -> None:
-    r"/\*"
-    data, pos, depth = t.lexer.lexdata, t.lexer.lexpos, 1
+def _block_comment_end(sc: _Scan, start: int) -> int:
+    """Offset just after the `*/` closing the (nested) block comment opened at `start`."""
+    data, pos, depth = sc.data, start + 2, 1
     while depth:
-        nxt = re.compile(r"/\*|\*/").search(data, pos)
+        nxt = _COMMENT_MARK.search(data, pos)
         if nxt is None:
-            _error(t.lexer, "E0003", "unterminated block comment", t.lexpos, t.lexpos + 2,
-                   "close it with */ (block comments nest)")
-            pos = len(data)
-            break
+            sc.error("E0003", "unterminated block comment", start, start + 2, "close it with */ (block comments nest)")
+            return len(data)
         depth += 1 if nxt.group() == "/*" else -1
         pos = nxt.end()
-    t.lexer.lexpos = pos
-
-
-def t_comment_line(t: lex.LexToken) -> None:
-    r"//[^\n]*"
-
-
-def t_STRING(t: lex.LexToken) -> lex.LexToken:
-    r"\"\"\"|\"|'"
-    data, start = t.lexer.lexdata, t.lexpos
-    quote = t.value
-    end = _string_end(data, t.lexer.lexpos, quote)
-    if end < 0:
-        stop = len(data) if quote == '"""' else _line_end(data, start)
-        _error(t.lexer, "E0002", "unterminated string literal", start, stop,
-               f"close the string with {quote}")
-        t.lexer.lexpos = stop
-        t.value = data[start + len(quote):stop]
-        return t
-    t.lexer.lexpos = end + len(quote)
-    t.value = _decode_string(t.lexer, data[start + len(quote):end], start + len(quote))
-    return t
-
-
-def t_NUMBER(t: lex.LexToken) -> lex.LexToken:
-    r"[$€£¥]?\d[\d_]*(\.\d[\d_]*)?([eE][+-]?\d+)?(?:[^\W\d]\w*)?"
-    return _classify_number(t)
-
-
-def t_NAME(t: lex.LexToken) -> lex.LexToken:
-    r"[^\W\d]\w*"
-    word = t.value
-    if word in KEYWORDS:
-        t.type = KEYWORDS[word]
-    elif word in TYPE_KEYWORDS:
-        t.type = "TYPENAME"
-    elif word in OTHER_RESERVED:
-        t.type = "RESERVED"
-    elif word in CONTEXTUAL:
-        t.type = CONTEXTUAL[word]
-    return t
-
-
-_OPERATOR_RE = "|".join(re.escape(op) for op in sorted(OPERATORS, key=len, reverse=True))
-
-
-@lex.TOKEN(_OPERATOR_RE)
-def t_OPERATOR(t: lex.LexToken) -> lex.LexToken:
-    t.type = OPERATORS[t.value]
-    return t
-
-
-def t_error(t: lex.LexToken) -> None:
-    ch = t.value[0]
-    shown = ch if ch.isprintable() else f"U+{ord(ch):04X}"
-    hint = "a currency symbol must be followed by a number, e.g. $1_000" if ch in CURRENCY_SYMBOLS else None
-    _error(t.lexer, "E0001", f"invalid character '{shown}'", t.lexpos, t.lexpos + 1, hint)
-    t.lexer.skip(1)
+    return pos
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,25 +310,7 @@ def _line_end(data: str, pos: int) -> int:
     return len(data) if nl < 0 else nl
 
 
-def _string_end(data: str, pos: int, quote: str) -> int:
-    """Offset of the closing quote, or -1 (single-quoted strings end at the line's end)."""
-    i, n = pos, len(data)
-    while i < n:
-        ch = data[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if data.startswith(quote, i):
-            return i
-        if ch == "\n" and len(quote) == 1:
-            return -1
-        i += 1
-    return -1
-
-
-def _decode_string(lexer: lex.Lexer, body: str, offset: int) -> str:
-    if "\\" not in body:
-        return body
+def _decode_string(sc: _Scan, body: str, offset: int) -> str:
     out: list[str] = []
     i = 0
     while i < len(body):
@@ -249,100 +328,75 @@ def _decode_string(lexer: lex.Lexer, body: str, offset: int) -> str:
             out.append(_ESCAPES[nxt])
             i += 2
         else:
-            _error(lexer, "E0002", f"unknown escape sequence '\\{nxt}' in string", offset + i, offset + i + 2,
-                   r"valid escapes: \n \t \\ \" \u{XXXX}")
+            sc.error("E0002", f"unknown escape sequence '\\{nxt}' in string", offset + i, offset + i + 2,
+                     r"valid escapes: \n \t \\ \" \u{XXXX}")
             out.append(nxt)
             i += 2
     return "".join(out)
 
 
-_NUMBER_PARTS = re.compile(r"([$€£¥]?)(\d[\d_]*(?:\.\d[\d_]*)?(?:[eE][+-]?\d+)?)(.*)", re.S)
+_OPERAND_START = frozenset("_($€£¥")
 
 
-def _classify_number(t: lex.LexToken) -> lex.LexToken:
-    """Turn the matched text into NUMBER, MONEY, PERCENT or DURATION (or report E0004)."""
-    text = t.value
-    symbol, digits, suffix = _NUMBER_PARTS.match(text).groups()
-    value = float(digits.replace("_", ""))
+def _number(sc: _Scan, m: re.Match, start: int, end: int) -> tuple[str, object, int]:
+    """NUMBER, MONEY, PERCENT or DURATION (or E0004) for a numeric match; returns (type, value, end)."""
+    digits = m.group("num")
+    suffix = m.group("sfx")
+    text = sc.data[start:end]
+    symbol = ""
+    if digits[0] in CURRENCY_SYMBOLS:
+        symbol, digits = digits[0], digits[1:]
+    value = float(digits.replace("_", "")) if "_" in digits else float(digits)
     if symbol:
-        t.type, t.value = "MONEY", (value, symbol, text)
         if suffix:
-            _bad_number(t, text, "a currency amount takes no suffix")
-        return t
+            _bad_number(sc, text, start, "a currency amount takes no suffix")
+        return "MONEY", (value, symbol, text), end
     if suffix:
         unit = DURATION_UNITS.get(suffix)
         if unit is None:
-            _bad_number(t, text, "duration units are s, min, h, d, w, mo, q, y")
-            t.type, t.value = "NUMBER", (value, text, False)
-            return t
-        t.type, t.value = "DURATION", (value, unit, text)
-        return t
-    data, end = t.lexer.lexdata, t.lexer.lexpos
+            _bad_number(sc, text, start, "duration units are s, min, h, d, w, mo, q, y")
+            return "NUMBER", (value, text, False), end
+        return "DURATION", (value, unit, text), end
+    data = sc.data
     if end < len(data) and data[end] == "%" and not _starts_operand(data, end + 1):
-        t.lexer.lexpos = end + 1
-        t.type, t.value = "PERCENT", (value / 100.0, text + "%")
-        return t
-    integral = not any(c in digits for c in ".eE")
-    t.value = (value, text, integral)
-    return t
+        return "PERCENT", (value / 100.0, text + "%"), end + 1
+    integral = "." not in digits and "e" not in digits and "E" not in digits
+    return "NUMBER", (value, text, integral), end
 
 
 def _starts_operand(data: str, pos: int) -> bool:
     if pos >= len(data):
         return False
     ch = data[pos]
-    return ch.isalnum() or ch in "_($€£¥"
+    return ch.isalnum() or ch in _OPERAND_START
 
 
-def _bad_number(t: lex.LexToken, text: str, hint: str) -> None:
-    _error(t.lexer, "E0004", f"invalid numeric literal '{text}'", t.lexpos, t.lexpos + len(text), hint)
+def _bad_number(sc: _Scan, text: str, start: int, hint: str) -> None:
+    sc.error("E0004", f"invalid numeric literal '{text}'", start, start + len(text), hint)
 
 
 # ---------------------------------------------------------------------------------------------
 # Public entry points
 # ---------------------------------------------------------------------------------------------
 
-_LEXER: lex.Lexer | None = None
-
-
-def _base_lexer() -> lex.Lexer:
-    global _LEXER
-    if _LEXER is None:
-        import sys
-
-        _LEXER = lex.lex(module=sys.modules[__name__], optimize=False, errorlog=lex.NullLogger())
-    return _LEXER
-
 
 def strip_bom(source: str) -> str:
     return source[1:] if source.startswith("\ufeff") else source
 
 
-def lex_raw(source: str, file: str = "<string>") -> tuple[list[RawToken], list[Diagnostic], LineIndex]:
-    """Tokens for the parser (with spans and the begins-a-line flag), the lexical errors, the line index."""
+def lex_raw(
+    source: str, file: str = "<string>", first_line: int = 1, first_col: int = 1
+) -> tuple[list[RawToken], list[Diagnostic], LineIndex]:
+    """Tokens for the parser (with positions and the begins-a-line flag), the lexical errors, the line index.
+
+    `first_line`/`first_col` say where the text's first character stands (1:1 for a whole file).
+    """
     source = strip_bom(source)
-    lexer = _base_lexer().clone()
-    lexer.pel_errors = []
-    lexer.input(source)
-    index = LineIndex(source, file)
-    out: list[RawToken] = []
-    starts, nstarts, file = index.starts, len(index.starts), index.file
-    prev_line, line = 0, 1  # line: 1-based line of the current position (tokens come in order)
-    for tok in iter(lexer.token, None):
-        start, end = tok.lexpos, lexer.lexpos
-        while line < nstarts and starts[line] <= start:
-            line += 1
-        end_line = line
-        while end_line < nstarts and starts[end_line] <= end:
-            end_line += 1
-        raw = RawToken(tok.type, tok.value, start, end)
-        raw.span = Span(file, line, start - starts[line - 1] + 1, end_line, end - starts[end_line - 1] + 1)
-        raw.lineno = line
-        raw.nl = line != prev_line
-        prev_line = end_line
-        out.append(raw)
-    diags = [Diagnostic("error", code, msg, index.span(s, e), hint) for code, msg, s, e, hint in lexer.pel_errors]
-    return out, diags, index
+    sc = _Scan(source, file, first_line, first_col)
+    _scan(sc)
+    index = LineIndex(source, file, first_line, first_col)
+    diags = [Diagnostic("error", code, msg, index.span(s, e), hint) for code, msg, s, e, hint in sc.errors]
+    return sc.tokens, diags, index
 
 
 def tokenize(source: str, file: str = "<string>") -> list[Token]:
@@ -350,4 +404,4 @@ def tokenize(source: str, file: str = "<string>") -> list[Token]:
     raws, diags, _ = lex_raw(source, file)
     if diags:
         raise CompileError(diags, source)
-    return [Token(r.type, r.value, r.span, r.nl) for r in raws]
+    return [Token(r.type, r.value, Span(file, r.lineno, r.col, r.end_line, r.end_col), r.nl) for r in raws]

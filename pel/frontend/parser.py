@@ -913,13 +913,12 @@ def parse(source: str, file: str = "<string>") -> ast.Model:
 
 def parse_expression(text: str, file: str = "<string>", line: int = 1, col: int = 1) -> ast.Expr:
     """Parse one expression (e.g. a `{expr}` of a constraint message) with spans offset to (line, col)."""
-    padded = "\n" * (line - 1) + " " * (col - 1) + text
-    raws, diags, index = lex_raw(padded, file)
-    start = RawToken("EXPR_START", "", 0, 0)
-    start.span = Span(file, line, col, line, col)
-    expr = _run([start, *raws], diags, index, padded)
+    raws, diags, index = lex_raw(text, file, line, col)
+    start = RawToken("EXPR_START", "", 0, 0, line, col, line, col, False, file)
+    expr = _run([start, *raws], diags, index, text)
     if diags or not isinstance(expr, ast.Expr):
         if not diags:
             diags.append(Diagnostic("error", "E0005", "expected an expression", Span(file, line, col, line, col)))
-        raise CompileError(diags, padded)
+        # the source as the enclosing file would show it, so that carets line up when rendered
+        raise CompileError(diags, "\n" * (line - 1) + " " * (col - 1) + text)
     return expr

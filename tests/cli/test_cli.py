@@ -140,3 +140,20 @@ def test_hand_edited_ir_is_refused(model_copy: Path, capsys: pytest.CaptureFixtu
     ir_file.write_text(ir_file.read_text().replace("80000.0", "90000.0"))
     assert main(["run", str(ir_file)]) == 1
     assert "V012" in capsys.readouterr().err
+
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.mark.parametrize("stage", ["tokens", "ast", "ir"])
+def test_emit_matches_golden_file(stage: str, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--emit` dumps are golden files; regenerate with PEL_REGEN_GOLDEN=1, never by hand."""
+    import os
+
+    monkeypatch.chdir(REVENUE.parents[1])
+    assert main(["compile", "examples/revenue_forecast.pel", "--emit", stage]) == 0
+    out = capsys.readouterr().out
+    golden = GOLDEN / f"revenue_forecast.{stage}.txt"
+    if os.environ.get("PEL_REGEN_GOLDEN"):
+        golden.write_text(out, encoding="utf-8")
+    assert out == golden.read_text(encoding="utf-8"), f"{stage} dump changed; regenerate with PEL_REGEN_GOLDEN=1"
