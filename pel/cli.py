@@ -173,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--strict", action="store_true", help="turn coercion warnings into errors")
     p.set_defaults(func=cmd_run)
+
+    from pel.release.cli import register as register_release
+    from pel.server.cli import register as register_server
+
+    register_release(sub)
+    register_server(sub)
     return parser
 
 

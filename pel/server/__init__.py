@@ -1,0 +1,1 @@
+"""`pel serve`: models over HTTP with overrides, Prometheus metrics, structured logs, limits and auth."""
