@@ -3,7 +3,127 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
+import sys
+
+from pel.release.common import BUMPS, percent_or_fraction
+
+EXIT_OK, EXIT_BUMP_NOT_ALLOWED, EXIT_LINT_FAILED = 0, 4, 5
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Compare two versions of a model (.pel or IR): structure, outputs, and the semver bump they require."""
+    from pel.release import diff
+    from pel.release.common import load
+
+    report = diff.compare(load(args.old), load(args.new), mode=args.mode, seed=args.seed, steps=args.steps,
+                          runs=args.runs, threshold=args.threshold)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(report.to_dict(args.allow), indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(diff.render_text(report, args.allow))
+    return EXIT_OK if report.allowed(args.allow) else EXIT_BUMP_NOT_ALLOWED
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Create a model repository: models/, tests/, docs/assumptions.md, CI workflow, .gitignore."""
+    from pel.release import scaffold
+
+    written = scaffold.write(args.dir, force=args.force)
+    for path in written:
+        print(f"wrote {path}")
+    print(f"next: cd {args.dir} && python -m pytest tests/ -v")
+    return EXIT_OK
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    """Audit models against the production checklist (rules L001-L014); exit 5 when a rule fails."""
+    from pel.release import lint
+    from pel.release.common import load
+
+    opts = lint.Options(as_of=args.as_of, min_share=args.min_high_confidence, high=args.confidence,
+                        run=not args.no_run)
+    findings = [f for path in args.models for f in lint.lint(load(path), opts)]
+    failing = {"error", "warning"} if args.strict else {"error"}
+    failed = any(f.level in failing for f in findings)
+    counts = lint.summary(findings)
+    if args.format == "json":
+        out = {"as_of": opts.as_of.isoformat(), "models": args.models, "findings": lint.to_dicts(findings),
+               "summary": counts, "ok": not failed}
+        sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+    else:
+        for f in findings:
+            print(f.header())
+        verdict = "FAILED" if failed else "ok"
+        print(f"pel lint: {len(args.models)} model(s), {counts['error']} error(s), {counts['warning']} "
+              f"warning(s), {counts['note']} note(s) (as of {opts.as_of}): {verdict}")
+    return EXIT_LINT_FAILED if failed else EXIT_OK
+
+
+def cmd_assumptions(args: argparse.Namespace) -> int:
+    """Print the assumption register of a model (every parameter's value and provenance)."""
+    from pel.release import register
+    from pel.release.common import load
+
+    loaded = load(args.model)
+    sys.stdout.write(register.markdown(loaded) if args.format == "md" else register.to_json(loaded))
+    return EXIT_OK
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text}")
+    return value
+
+
+def _add(sub: argparse._SubParsersAction, name: str, func: object) -> argparse.ArgumentParser:
+    doc = func.__doc__
+    p = sub.add_parser(name, help=doc, description=doc)
+    p.set_defaults(func=func)
+    return p
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the release subcommands (diff, init, lint, assumptions) to the `pel` parser."""
+    p = _add(sub, "diff", cmd_diff)
+    p.add_argument("old", help="the released version (.pel, .ir.json or .ir.msgpack)")
+    p.add_argument("new", help="the candidate version")
+    p.add_argument("--mode", choices=["deterministic", "monte_carlo"], default="deterministic")
+    p.add_argument("--seed", type=_count, default=42, help="the seed of both runs (common random numbers)")
+    p.add_argument("--steps", type=_count, help="compare t = 0..N (default: the shorter horizon)")
+    p.add_argument("--runs", type=_count, help="Monte Carlo paths (default 1000)")
+    p.add_argument("--threshold", type=percent_or_fraction, default=0.05,
+                   help="an output moving more than this is a major change (0.05 or 5%%; default 5%%)")
+    p.add_argument("--allow", choices=BUMPS[1:], default="major",
+                   help="the largest bump this release may make; exit 4 beyond it (default major)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+    p = _add(sub, "init", cmd_init)
+    p.add_argument("dir", help="the repository directory (created if missing)")
+    p.add_argument("--force", action="store_true", help="overwrite files that already exist")
+
+    p = _add(sub, "lint", cmd_lint)
+    p.add_argument("models", nargs="+", metavar="MODEL", help=".pel or IR files")
+    p.add_argument("--as-of", type=_date, default=dt.date.today(), help="judge staleness on this date (default today)")
+    p.add_argument("--min-high-confidence", type=percent_or_fraction, default=0.70,
+                   help="L001: least share of high-confidence parameters (default 70%%)")
+    p.add_argument("--confidence", type=float, default=0.70, help="confidence counted as high (default 0.7)")
+    p.add_argument("--no-run", action="store_true", help="skip the deterministic run (rules L010, L014)")
+    p.add_argument("--strict", action="store_true", help="warnings fail too")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+    p = _add(sub, "assumptions", cmd_assumptions)
+    p.add_argument("model", help=".pel or IR file")
+    p.add_argument("--format", choices=["md", "json"], default="md")

@@ -3,7 +3,96 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
+
+from pel.diagnostics import PelError, simple
+
+
+class ServeError(PelError):
+    """`pel serve` cannot start (missing folder, missing optional dependencies, bad limits)."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port in 0..65535, got {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a non-negative number of seconds, got {text}")
+    return value
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve every .pel, .ir.json and .ir.msgpack model of a folder over HTTP (FastAPI + uvicorn)."""
+    try:
+        import uvicorn
+
+        from pel.server.app import create_app
+    except ImportError as exc:
+        raise ServeError(simple("E0010", f"`pel serve` needs its optional dependencies ({exc.name} is missing)",
+                                hint="pip install 'pel[serve]'")) from None
+    from pel.server import logs
+    from pel.server.config import ServerConfig
+
+    models = Path(args.models)
+    if not models.is_dir():
+        raise ServeError(simple("E0010", f"--models {args.models}: not a folder"))
+    config = ServerConfig(
+        models_dir=models, host=args.host, port=args.port, max_path_steps=args.max_path_steps,
+        max_runs=args.max_runs, timeout_s=args.timeout, max_concurrent=args.max_concurrent,
+        max_queue=args.max_queue, reload_interval_s=args.reload_interval,
+    )
+    if args.timeout <= 0:
+        raise ServeError(simple("E0011", "--timeout must be more than 0 seconds"))
+    logs.configure(args.log_level)
+    app = create_app(config)
+    uvicorn.run(app, host=config.host, port=config.port, log_level=args.log_level, access_log=args.access_log,
+                timeout_graceful_shutdown=max(1, int(config.timeout_s)))
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `serve` subcommand to the `pel` parser."""
+    defaults_cpu = max(1, os.cpu_count() or 1)
+    p = sub.add_parser("serve", help=cmd_serve.__doc__, description=cmd_serve.__doc__,
+                       epilog="Set PEL_API_TOKEN to require `Authorization: Bearer <token>` on every endpoint "
+                              "but /health.")
+    p.add_argument("--models", required=True, metavar="DIR", help="folder of models to serve")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    p.add_argument("--timeout", type=_seconds, default=30.0, metavar="SECONDS",
+                   help="request deadline; a run past it is cancelled and answered 503 (default 30)")
+    p.add_argument("--max-path-steps", type=_positive_int, default=10_000_000, metavar="N",
+                   help="cap on runs × (steps + 1) per request (default 10000000)")
+    p.add_argument("--max-runs", type=_positive_int, default=1_000_000, metavar="N",
+                   help="cap on Monte Carlo runs per request (default 1000000)")
+    p.add_argument("--max-concurrent", type=_positive_int, default=defaults_cpu, metavar="N",
+                   help=f"runs executing at once, one core each (default: the number of cores, {defaults_cpu})")
+    p.add_argument("--max-queue", type=_positive_int, default=64, metavar="N",
+                   help="requests waiting for a slot; more get 503 with Retry-After (default 64)")
+    p.add_argument("--reload-interval", type=_seconds, default=2.0, metavar="SECONDS",
+                   help="how often to look for changed model files; 0 turns reloading off (default 2)")
+    p.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"], default="info")
+    p.add_argument("--access-log", action="store_true", help="also log every HTTP request (uvicorn's format)")
+    p.set_defaults(func=cmd_serve)

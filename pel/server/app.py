@@ -1,0 +1,331 @@
+"""The FastAPI application of `pel serve`: health, model listing, runs with overrides, metrics, OpenAPI."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import math
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.security import HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from pel import __version__, overrides
+from pel.diagnostics import PelError, RunError
+from pel.ir import nodes as ir
+from pel.model import Model
+from pel.server import logs
+from pel.server.config import ServerConfig
+from pel.server.metrics import Metrics
+from pel.server.registry import Entry, Registry
+from pel.server.runner import Busy, DeadlineExceeded, Runner
+from pel.server.schemas import (
+    ConstraintInfo,
+    ErrorBody,
+    Health,
+    LoadError,
+    ModelDetail,
+    ModelList,
+    ModelSummary,
+    ParamInfo,
+    Provenance,
+    RunRequest,
+)
+
+log = logging.getLogger("pel.server")
+
+OPEN_PATHS = ("/health",)
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, a code (a PEL diagnostic code where one applies) and the field at fault."""
+
+    def __init__(self, status: int, code: str, detail: str, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.field, self.headers = status, code, detail, field, headers
+
+
+def _error_response(status: int, code: str, detail: str, field: str | None = None,
+                    headers: dict[str, str] | None = None, errors: list | None = None) -> JSONResponse:
+    body = ErrorBody(detail=detail, code=code, field=field, errors=errors)
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
+
+
+def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {401: "missing or wrong bearer token", 404: "no such model", 409: "the model file does not load",
+            422: "invalid request (the message names the field)", 500: "internal error",
+            503: "busy, or the run passed the request deadline (see Retry-After)"}
+    return {c: {"model": ErrorBody, "description": text[c]} for c in codes}
+
+
+class BearerAuth:
+    """ASGI middleware: every path except /health needs `Authorization: Bearer <token>`."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(b"authorization", b"")
+        if hmac.compare_digest(given, self.expected):
+            await self.app(scope, receive, send)
+            return
+        response = _error_response(401, "unauthorized", "a valid bearer token is required (Authorization: Bearer …)",
+                                   headers={"WWW-Authenticate": "Bearer"})
+        await response(scope, receive, send)
+
+
+def _json_float(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def _param_info(p: ir.Param) -> ParamInfo:
+    prov = p.provenance
+    return ParamInfo(
+        name=p.name, type=p.type.display, unit=p.type.unit, default=p.value_text, central=_json_float(p.central),
+        distribution=p.distribution.distribution_type if p.distribution is not None else None,
+        provenance=Provenance(source=prov.source, method=prov.method, confidence=_json_float(prov.confidence),
+                              freshness=prov.freshness, owner=prov.owner, notes=prov.notes),
+    )
+
+
+def _summary(entry: Entry, model: Model) -> dict[str, Any]:
+    return {"name": entry.name, "model_name": model.name, "hash": model.hash, "file": entry.path.name,
+            "format": entry.format, "parameters": [_param_info(p) for p in model.parameters]}
+
+
+def _detail(entry: Entry, model: Model) -> ModelDetail:
+    m = model.program.model
+    outputs = [o.name for o in m.outputs] or [v.name for v in m.vars]
+    return ModelDetail(
+        **_summary(entry, model), time_unit=m.time_unit, time_horizon=m.time_horizon, default_runs=m.simulate.runs,
+        outputs=outputs, constraints=[ConstraintInfo(name=c.name, severity=c.severity) for c in m.constraints],
+        warnings=[d.header() for d in model.warnings], shadowed=entry.shadowed,
+    )
+
+
+def _field_of(loc: tuple | list) -> str:
+    parts = [str(x) for x in loc]
+    if parts and parts[0] in ("body", "path", "query"):
+        parts = parts[1:]
+    if len(parts) >= 3 and parts[0] == "params":
+        parts = parts[:2]  # drop the union member pydantic names (params.x.float)
+    return ".".join(parts) or "body"
+
+
+def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAPI:
+    """Build the app for `config` (the registry is scanned at start-up and every `reload_interval_s`)."""
+    registry = registry or Registry(config.models_dir, warm_up=config.warm_up)
+    runner = Runner(config.max_concurrent, config.max_queue)
+    metrics = Metrics()
+
+    def refresh() -> None:
+        registry.refresh()
+        metrics.models.set(sum(1 for e in registry.entries() if e.model is not None))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(refresh)
+        watcher = asyncio.create_task(_watch()) if config.reload_interval_s > 0 else None
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            runner.shutdown()
+
+    async def _watch() -> None:
+        while True:
+            await asyncio.sleep(config.reload_interval_s)
+            try:
+                await asyncio.to_thread(refresh)
+            except Exception:  # keep watching: a bug in one scan must not stop later reloads
+                log.exception("pel serve: rescanning %s failed", config.models_dir)
+
+    app = FastAPI(
+        title="PEL model server", version=__version__, lifespan=lifespan,
+        description="Runs the PEL models of a folder: parameter overrides with unit checking, "
+                    "results as `pel run` writes them, Prometheus metrics at /metrics.",
+    )
+    app.state.registry, app.state.runner, app.state.metrics, app.state.config = registry, runner, metrics, config
+    secured = [] if not config.token else [Security(HTTPBearer(auto_error=False))]
+    if config.token:
+        app.add_middleware(BearerAuth, token=config.token)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error_response(exc.status, exc.code, exc.detail, exc.field, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        field = _field_of(first.get("loc", ()))
+        detail = "; ".join(f"{_field_of(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errors[:5])
+        plain = [{"field": _field_of(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in errors[:20]]
+        return _error_response(422, "E0011", detail, field, errors=plain)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error_response(exc.status_code, "http_error", str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        log.error("pel serve: internal error on %s %s: %s: %s", request.method, request.url.path,
+                  type(exc).__name__, exc, exc_info=exc)
+        return _error_response(500, "E9999", f"internal error: {type(exc).__name__}")
+
+    def lookup(name: str) -> tuple[Entry, Model]:
+        entry = registry.get(name)
+        if entry is None:
+            raise ApiError(404, "not_found", f"no model named {name!r} in this server's models folder", "name")
+        if entry.model is None:
+            raise ApiError(409, entry.error_code or "E9999",
+                           f"model {name!r} ({entry.path.name}) does not load: {entry.error}", "name")
+        return entry, entry.model
+
+    @app.get("/health", response_model=Health, tags=["service"])
+    async def health() -> Health:
+        """Liveness: always answers (no token needed), with the PEL version and the number of models."""
+        return Health(status="healthy", version=__version__,
+                      models=sum(1 for e in registry.entries() if e.model is not None))
+
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["service"], dependencies=secured,
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **_responses(401)})
+    async def prometheus() -> Response:
+        """Prometheus metrics (text exposition format)."""
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    @app.get("/models", response_model=ModelList, tags=["models"], dependencies=secured, responses=_responses(401))
+    async def list_models() -> ModelList:
+        """Every model of the folder: name, model hash, parameters (type, unit, default, provenance)."""
+        models, errors = [], []
+        for entry in registry.entries():
+            if entry.model is None:
+                errors.append(LoadError(name=entry.name, file=entry.path.name, code=entry.error_code,
+                                        error=entry.error or ""))
+            else:
+                models.append(ModelSummary(**_summary(entry, entry.model)))
+        return ModelList(models=models, errors=errors)
+
+    @app.get("/models/{name}", response_model=ModelDetail, tags=["models"], dependencies=secured,
+             responses=_responses(401, 404, 409))
+    async def get_model(name: str) -> ModelDetail:
+        """One model: its summary plus time unit, horizon, outputs, constraints and compile warnings."""
+        entry, model = lookup(name)
+        return _detail(entry, model)
+
+    @app.post("/models/{name}/run", tags=["models"], dependencies=secured,
+              responses={200: {"description": "the results JSON of `pel run` (DESIGN.md §3)",
+                               "content": {"application/json": {"schema": {"type": "object"}}}},
+                         **_responses(401, 404, 409, 422, 500, 503)})
+    async def run_model(name: str, request: Request, body: Annotated[RunRequest | None, Body()] = None) -> Response:
+        """Run a model: {mode, seed, steps, runs, params}; answers the results JSON of `pel run`."""
+        entry, model = lookup(name)
+        req = body or RunRequest()
+        _check_request(model, req, config)
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        return await _execute(entry, model, req, request_id, config, runner, metrics)
+
+    return app
+
+
+def _check_request(model: Model, req: RunRequest, config: ServerConfig) -> None:
+    """Overrides (names, units) and size caps, each refused with a 422 naming its field."""
+    program = model.program
+    for pname, value in req.params.items():
+        try:
+            overrides.resolve(program, {pname: value})
+        except RunError as exc:
+            d = exc.diagnostics[0]
+            message = d.message.replace(f"--set {pname}:", f"params.{pname}:", 1)
+            if d.hint:
+                message += f" ({d.hint})"
+            raise ApiError(422, d.code, message, f"params.{pname}") from None
+    steps = program.model.time_horizon if req.steps is None else req.steps
+    if req.mode == "monte_carlo":
+        runs = req.runs if req.runs is not None else (program.model.simulate.runs or 1000)
+        if runs > config.max_runs:
+            raise ApiError(422, "E0011", f"runs: {runs} is more than this server allows ({config.max_runs})", "runs")
+        work = runs * (steps + 1)
+        if work > config.max_path_steps:
+            raise ApiError(422, "E0011", f"runs × (steps + 1) = {work:,} path-steps is more than this server allows "
+                                         f"per request ({config.max_path_steps:,}); lower runs or steps",
+                           "runs" if req.runs is not None or req.steps is None else "steps")
+    elif steps + 1 > config.max_path_steps:
+        raise ApiError(422, "E0011", f"steps: {steps} is more than this server allows", "steps")
+
+
+async def _execute(entry: Entry, model: Model, req: RunRequest, request_id: str, config: ServerConfig,
+                   runner: Runner, metrics: Metrics) -> Response:
+    labels = {"model": entry.name, "mode": req.mode}
+    start = time.perf_counter()
+
+    def job(progress: Any) -> Any:
+        return model.run(req.mode, runs=req.runs, seed=req.seed, steps=req.steps, params=dict(req.params),
+                         threads=1, progress=progress)
+
+    def failed(status: str, reason: str, code: str) -> float:
+        elapsed = time.perf_counter() - start
+        metrics.executions.labels(**labels, status=status).inc()
+        metrics.failures.labels(**labels, reason=reason).inc()
+        logs.log_execution(model=entry.name, model_hash=model.hash, mode=req.mode, seed=req.seed, runs=req.runs,
+                           steps=req.steps, duration_sec=elapsed, status=status, warnings=0, violations=0,
+                           code=code, request_id=request_id)
+        return elapsed
+
+    retry = {"Retry-After": str(config.retry_after_s)}
+    metrics.in_flight.inc()
+    try:
+        result = await runner.run(job, config.timeout_s)
+    except Busy:
+        metrics.rejected.labels(reason="busy").inc()
+        raise ApiError(503, "busy", f"the server is running {runner.max_concurrent} models and its queue is full; "
+                                    "retry later", headers=retry) from None
+    except DeadlineExceeded:
+        elapsed = failed("timeout", "timeout", "timeout")
+        raise ApiError(503, "timeout", f"the run passed the request deadline of {config.timeout_s:g} s "
+                                       f"after {elapsed:.2f} s and was cancelled; lower runs or steps",
+                       headers=retry) from None
+    except PelError as exc:
+        d = exc.diagnostics[0]
+        internal = d.code == "E9999"
+        failed("error", "internal_error" if internal else "run_error", d.code)
+        if internal:
+            raise ApiError(500, d.code, d.message) from None
+        raise ApiError(422, d.code, d.message + (f" ({d.hint})" if d.hint else ""), "params" if req.params else None) \
+            from None
+    except Exception:
+        failed("error", "internal_error", "E9999")
+        raise
+    finally:
+        metrics.in_flight.dec()
+    elapsed = time.perf_counter() - start
+    metrics.duration.labels(**labels).observe(elapsed)
+    metrics.executions.labels(**labels, status=result.status).inc()
+    seen = set()
+    for v in [*result.warnings, *result.violations]:
+        key = (str(v.get("constraint")), str(v.get("severity")))
+        if key not in seen:
+            seen.add(key)
+            metrics.violations.labels(**labels, constraint=key[0], severity=key[1]).inc()
+        logs.log_violation(model=entry.name, model_hash=model.hash, mode=req.mode, seed=req.seed, entry=v,
+                           request_id=request_id)
+    logs.log_execution(model=entry.name, model_hash=model.hash, mode=req.mode, seed=req.seed, runs=result.runs
+                       if req.mode == "monte_carlo" else None, steps=result.steps, duration_sec=elapsed,
+                       status=result.status, warnings=len(result.warnings), violations=len(result.violations),
+                       request_id=request_id)
+    return Response(result.to_json(), media_type="application/json", headers={"X-Request-Id": request_id})

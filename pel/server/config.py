@@ -1,0 +1,29 @@
+"""Settings of `pel serve`: the models folder, network address, limits, reload interval and the API token."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _token_from_env() -> str | None:
+    return os.environ.get("PEL_API_TOKEN") or None
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything the server needs; the defaults are safe for a small shared machine."""
+
+    models_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_path_steps: int = 10_000_000  # cap on runs x (steps + 1) per request
+    max_runs: int = 1_000_000  # cap on Monte Carlo paths per request
+    timeout_s: float = 30.0  # request deadline: a run past it is cancelled and answered 503
+    max_concurrent: int = max(1, os.cpu_count() or 1)  # runs executing at once (one core each)
+    max_queue: int = 64  # requests waiting for a free slot; beyond them, 503 + Retry-After
+    retry_after_s: int = 1
+    reload_interval_s: float = 2.0  # how often the folder is checked for changed model files
+    token: str | None = field(default_factory=_token_from_env)  # bearer token (PEL_API_TOKEN)
+    warm_up: bool = True  # compile each model's kernel when it is loaded, not on its first request

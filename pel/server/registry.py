@@ -1,0 +1,140 @@
+"""The models of a folder, loaded once, reloaded when a file's content hash changes, kernels compiled once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pel.diagnostics import PelError
+from pel.model import Model
+
+log = logging.getLogger("pel.server")
+
+# File suffixes served, in order of precedence when several files share a name (the source wins over IR
+# written beside it by `pel compile`, which may be stale).
+SUFFIXES = (".pel", ".ir.json", ".ir.msgpack")
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$")
+
+
+def model_name(filename: str) -> str | None:
+    """The URL name of a model file (`revenue.ir.json` -> `revenue`), or None if it is not a served file."""
+    for suffix in SUFFIXES:
+        if filename.endswith(suffix):
+            stem = filename[: -len(suffix)]
+            return stem if NAME_RE.match(stem) else None
+    return None
+
+
+@dataclass
+class Entry:
+    """One served model: the file it came from, its Model (or the error that kept it from loading)."""
+
+    name: str
+    path: Path
+    signature: tuple[int, int, int]  # (mtime_ns, size, inode): a cheap "has the file changed" test
+    model: Model | None = None
+    error: str | None = None
+    error_code: str | None = None
+    shadowed: list[str] = field(default_factory=list)  # other files with the same name, not served
+
+    @property
+    def format(self) -> str:
+        return next(s.lstrip(".") for s in SUFFIXES if self.path.name.endswith(s))
+
+
+class Registry:
+    """Maps model names to entries; `refresh()` rescans the folder (only changed files are reloaded)."""
+
+    def __init__(self, directory: Path, warm_up: bool = True) -> None:
+        self.directory = directory.resolve()
+        self.warm_up = warm_up
+        self._entries: dict[str, Entry] = {}
+        self._lock = threading.Lock()  # one refresh at a time; readers see whole dicts, swapped atomically
+        self.loads = 0  # models (re)loaded since start, for tests and logs
+
+    def get(self, name: str) -> Entry | None:
+        """The entry served under `name` (names come only from this folder's listing, never from a path)."""
+        return self._entries.get(name)
+
+    def entries(self) -> list[Entry]:
+        return sorted(self._entries.values(), key=lambda e: e.name)
+
+    def refresh(self) -> None:
+        """Rescan the folder: load new files, reload changed ones (kept if their model hash is unchanged)."""
+        with self._lock:
+            found = self._scan()
+            old = self._entries
+            new: dict[str, Entry] = {}
+            for name, (path, shadowed) in found.items():
+                try:
+                    st = path.stat()
+                except OSError as exc:  # removed between the listing and now: not served this round
+                    log.warning("pel serve: cannot read %s: %s", path, exc.strerror)
+                    continue
+                sig = (st.st_mtime_ns, st.st_size, st.st_ino)
+                prev = old.get(name)
+                if prev is not None and prev.path == path and prev.signature == sig:
+                    prev.shadowed = shadowed
+                    new[name] = prev
+                    continue
+                entry = self._load(name, path, sig, prev)
+                entry.shadowed = shadowed
+                new[name] = entry
+            for name in old.keys() - new.keys():
+                log.info("pel serve: model %s removed", name)
+            self._entries = new
+
+    def _scan(self) -> dict[str, tuple[Path, list[str]]]:
+        try:
+            names = sorted(os.listdir(self.directory))
+        except OSError as exc:
+            log.error("pel serve: cannot list %s: %s", self.directory, exc.strerror)
+            return {}
+        groups: dict[str, list[Path]] = {}
+        for filename in names:
+            name = model_name(filename)
+            if name is None:
+                continue
+            path = self.directory / filename
+            real = path.resolve()
+            if not real.is_file() or not real.is_relative_to(self.directory):
+                if real.exists():
+                    log.warning("pel serve: skipping %s: it resolves outside %s", filename, self.directory)
+                continue
+            groups.setdefault(name, []).append(path)
+        out = {}
+        for name, paths in groups.items():
+            paths.sort(key=lambda p: next(i for i, s in enumerate(SUFFIXES) if p.name.endswith(s)))
+            out[name] = (paths[0], [p.name for p in paths[1:]])
+        return out
+
+    def _load(self, name: str, path: Path, sig: tuple[int, int, int], prev: Entry | None) -> Entry:
+        import pel
+
+        try:
+            model = pel.load(path)
+        except PelError as exc:
+            first = exc.diagnostics[0] if exc.diagnostics else None
+            log.error("pel serve: model %s (%s) does not load: %s", name, path.name, exc)
+            return Entry(name, path, sig, None, exc.render(), first.code if first else "E9999")
+        if prev is not None and prev.model is not None and prev.model.hash == model.hash and prev.path == path:
+            return Entry(name, path, sig, prev.model)  # same content: keep the warm model
+        self.loads += 1
+        what = "reloaded" if prev is not None else "loaded"
+        log.info("pel serve: model %s %s from %s (%s)", name, what, path.name, model.hash)
+        if self.warm_up:
+            _warm_up(name, model)
+        return Entry(name, path, sig, model)
+
+
+def _warm_up(name: str, model: Model) -> None:
+    """Compile (or load from the disk cache) the model's kernel now, with one-step runs in both modes."""
+    try:
+        model.run("deterministic", steps=0, threads=1)
+        model.run("monte_carlo", steps=0, runs=1, threads=1)
+    except PelError as exc:  # a fault at t=0 still compiled the kernel; the error will show on real runs
+        log.warning("pel serve: warm-up run of %s failed: %s", name, exc)

@@ -1,0 +1,97 @@
+"""Request and response bodies of the HTTP API (pydantic models; they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+StrictInt = Annotated[int, Field(strict=True)]
+
+
+class RunRequest(BaseModel):
+    """Options of one run; every field is optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["deterministic", "monte_carlo"] = "deterministic"
+    seed: Annotated[int, Field(strict=True, ge=0, lt=2**63)] = 42
+    steps: Annotated[int | None, Field(strict=True, ge=0, le=100_000,
+                                       description="last time step T (runs t = 0..T); default: the model's")] = None
+    runs: Annotated[int | None, Field(strict=True, ge=1,
+                                      description="Monte Carlo paths; default: the model's, else 1000")] = None
+    params: dict[str, float | bool | str] = Field(
+        default_factory=dict,
+        description='parameter overrides: a number in the declared unit, or a PEL literal such as "$120", '
+                    '"0.1/1mo", "12%"')
+
+
+class Provenance(BaseModel):
+    source: str
+    method: str
+    confidence: float | None
+    freshness: str | None = None
+    owner: str | None = None
+    notes: str | None = None
+
+
+class ParamInfo(BaseModel):
+    name: str
+    type: str
+    unit: str
+    default: str = Field(description="the right-hand side as written in the model")
+    central: float | None = Field(None, description="deterministic value in the model's step units")
+    distribution: str | None = Field(None, description="distribution family when the parameter is uncertain")
+    provenance: Provenance
+
+
+class ModelSummary(BaseModel):
+    name: str = Field(description="the name in URLs: the file name without its suffix")
+    model_name: str = Field(description="the name declared in the model")
+    hash: str
+    file: str
+    format: Literal["pel", "ir.json", "ir.msgpack"]
+    parameters: list[ParamInfo]
+
+
+class ConstraintInfo(BaseModel):
+    name: str
+    severity: str
+
+
+class ModelDetail(ModelSummary):
+    time_unit: str
+    time_horizon: int
+    default_runs: int | None
+    outputs: list[str]
+    constraints: list[ConstraintInfo]
+    warnings: list[str]
+    shadowed: list[str] = Field(description="other files with the same name in the folder (not served)")
+
+
+class LoadError(BaseModel):
+    name: str
+    file: str
+    code: str | None
+    error: str
+
+
+class ModelList(BaseModel):
+    models: list[ModelSummary]
+    errors: list[LoadError]
+
+
+class Health(BaseModel):
+    status: Literal["healthy"]
+    version: str = Field(description="PEL version")
+    models: int
+
+
+class ErrorBody(BaseModel):
+    detail: str
+    code: str
+    field: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+RunResult = dict[str, Any]  # the results contract of DESIGN.md §3
