@@ -70,7 +70,10 @@ def _summary(mean: np.ndarray, std: np.ndarray, pct: np.ndarray, first: np.ndarr
 
 @njit(nogil=True, cache=True)
 def _saas_block(rng, out, first, bmean, bm2, start, n):  # noqa: ANN001, ANN202 - numba kernel
-    """Simulate paths start..start+n into out (V, T+1, runs); block moments into bmean/bm2 (V, T+1)."""
+    """Simulate paths start..start+n into out (V, T+1, runs); block moments into bmean/bm2 (V, T+1).
+
+    Paths are the inner loop so every write to out is contiguous; the moments are accumulated in the same loop
+    (sums of deviations from path 0's value, numerically safe), while the values are still in registers."""
     steps = out.shape[1]
     arpu = np.empty(n)
     acq = np.empty(n)
@@ -88,6 +91,9 @@ def _saas_block(rng, out, first, bmean, bm2, start, n):  # noqa: ANN001, ANN202 
     for i in range(n):
         first[start + i] = -1
     for t in range(steps):
+        h0, h1, h2, h3, h4 = customers[0], customers[0] * arpu[0], cash[0], cumrev[0], deferred[0]
+        s0 = s1 = s2 = s3 = s4 = 0.0
+        q0 = q1 = q2 = q3 = q4 = 0.0
         for i in range(n):
             c = customers[i]
             mrr = c * arpu[i]
@@ -96,34 +102,68 @@ def _saas_block(rng, out, first, bmean, bm2, start, n):  # noqa: ANN001, ANN202 
             gross_profit = mrr * GROSS_MARGIN
             net_burn = FIXED_COSTS + new * cac[i] - gross_profit
             cs = cash[i]
+            cr = cumrev[i]
+            dr = deferred[i]
             p = start + i
             out[0, t, p] = c
             out[1, t, p] = mrr
             out[2, t, p] = cs
-            out[3, t, p] = cumrev[i]
-            out[4, t, p] = deferred[i]
+            out[3, t, p] = cr
+            out[4, t, p] = dr
             if not cs >= MINIMUM_CASH and first[p] < 0:
                 first[p] = t
+            d0, d1, d2, d3, d4 = c - h0, mrr - h1, cs - h2, cr - h3, dr - h4
+            s0 += d0
+            s1 += d1
+            s2 += d2
+            s3 += d3
+            s4 += d4
+            q0 += d0 * d0
+            q1 += d1 * d1
+            q2 += d2 * d2
+            q3 += d3 * d3
+            q4 += d4 * d4
             customers[i] = c + new - churned
             cash[i] = cs - net_burn
-            cumrev[i] += mrr
-            deferred[i] = deferred[i] * 11.0 / 12.0 + mrr * PREPAID_SHARE * 11.0 / 12.0
-    for k in range(out.shape[0]):  # two-pass moments of the block, while it is still in cache
-        for t in range(steps):
-            s = 0.0
-            for i in range(n):
-                s += out[k, t, start + i]
-            mu = s / n
-            d2 = 0.0
-            for i in range(n):
-                d = out[k, t, start + i] - mu
-                d2 += d * d
-            bmean[k, t] = mu
-            bm2[k, t] = d2
+            cumrev[i] = cr + mrr
+            deferred[i] = dr * 11.0 / 12.0 + mrr * PREPAID_SHARE * 11.0 / 12.0
+        bmean[0, t], bm2[0, t] = h0 + s0 / n, max(q0 - s0 * s0 / n, 0.0)
+        bmean[1, t], bm2[1, t] = h1 + s1 / n, max(q1 - s1 * s1 / n, 0.0)
+        bmean[2, t], bm2[2, t] = h2 + s2 / n, max(q2 - s2 * s2 / n, 0.0)
+        bmean[3, t], bm2[3, t] = h3 + s3 / n, max(q3 - s3 * s3 / n, 0.0)
+        bmean[4, t], bm2[4, t] = h4 + s4 / n, max(q4 - s4 * s4 / n, 0.0)
 
 
-def _percentile_row(out: np.ndarray, k: int, t: int) -> np.ndarray:
-    return np.percentile(out[k, t], PERCENTILES)
+def _rank_plan(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Order-statistic indices and weights of numpy's "linear" percentiles for n values (numpy's own formulas)."""
+    quant = np.true_divide(np.asarray(PERCENTILES, dtype=float), 100)
+    virtual = (n - 1) * quant
+    lo = np.floor(virtual).astype(np.intp)
+    gamma = virtual - lo
+    return np.clip(lo, 0, n - 1), np.clip(lo + 1, 0, n - 1), gamma
+
+
+def _select(a: np.ndarray, lo: int, hi: int, ranks: list[int]) -> None:
+    """Put the order statistics `ranks` (sorted, within lo..hi) of a[lo:hi] in place: divide and conquer."""
+    if not ranks:
+        return
+    m = len(ranks) // 2
+    r = ranks[m]
+    a[lo:hi].partition(r - lo)
+    _select(a, lo, r, ranks[:m])
+    _select(a, r + 1, hi, ranks[m + 1:])
+
+
+def exact_percentiles(row: np.ndarray) -> np.ndarray:
+    """np.percentile(row, PERCENTILES) bit for bit, about 3x faster: selects only the 14 needed order statistics.
+
+    Releases the GIL inside numpy's partition, so rows run in parallel on a thread pool."""
+    lo, hi, gamma = _rank_plan(row.size)
+    a = row.copy()
+    _select(a, 0, a.size, sorted(set(lo.tolist()) | set(hi.tolist())))
+    x0, x1 = a[lo], a[hi]
+    diff = x1 - x0
+    return np.where(gamma >= 0.5, x1 - diff * (1 - gamma), x0 + diff * gamma)  # numpy's _lerp
 
 
 def run_numba(runs: int, steps: int = 60, seed: int = 42, threads: int = 1) -> Summary:
@@ -144,7 +184,7 @@ def run_numba(runs: int, steps: int = 60, seed: int = 42, threads: int = 1) -> S
     cells = [(k, t) for k in range(V) for t in range(T1)]
     with ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(block, range(n_blocks)))
-        pct = np.array(list(pool.map(lambda c: _percentile_row(out, *c), cells))).reshape(V, T1, len(PERCENTILES))
+        pct = np.array(list(pool.map(lambda c: exact_percentiles(out[c[0], c[1]]), cells))).reshape(V, T1, len(PERCENTILES))
     # Chan et al. merge of the block moments, in block order.
     n = float(min(BLOCK_SIZE, runs))
     mean, m2 = bmean[0].copy(), bm2[0].copy()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from typing import NamedTuple
+from operator import itemgetter
 
 from pel.diagnostics import CompileError, Diagnostic, Span
 
@@ -66,13 +66,46 @@ _WORD_TYPES: dict[str, str] = {
 }
 
 
-class Token(NamedTuple):
-    """One token: its type, its decoded value, where it was written, and whether it begins a line."""
+class Token(tuple):
+    """One token: its type, its decoded value, where it was written, and whether it begins a line.
 
-    type: str
-    value: object
-    span: Span
-    line_start: bool = False
+    Immutable (a tuple); `span` is built on first access from the position the scanner recorded, so that
+    tokenizing a large file does not pay for thousands of Span objects nobody looks at.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, type: str, value: object, span: Span, line_start: bool = False) -> Token:  # noqa: A002
+        return tuple.__new__(cls, (type, value, span, line_start))
+
+    @classmethod
+    def _at(cls, type_: str, value: object, position: tuple, line_start: bool) -> Token:
+        """A token whose span is given as (file, line, col, end_line, end_col), made into a Span on access."""
+        return tuple.__new__(cls, (type_, value, position, line_start))
+
+    type = property(itemgetter(0), doc="the token type, e.g. NAME, NUMBER, LBRACE")
+    value = property(itemgetter(1), doc="the decoded value (see dump.py for the literal forms)")
+    line_start = property(itemgetter(3), doc="whether the token is the first of its line")
+
+    @property
+    def span(self) -> Span:
+        where = tuple.__getitem__(self, 2)
+        return where if type(where) is Span else Span(*where)
+
+    def _key(self) -> tuple:
+        return (self.type, self.value, self.span, self.line_start)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Token) and self._key() == other._key()
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Token(type={self.type!r}, value={self.value!r}, span={self.span!r}, line_start={self.line_start!r})"
 
 
 class RawToken:
@@ -404,4 +437,5 @@ def tokenize(source: str, file: str = "<string>") -> list[Token]:
     raws, diags, _ = lex_raw(source, file)
     if diags:
         raise CompileError(diags, source)
-    return [Token(r.type, r.value, Span(file, r.lineno, r.col, r.end_line, r.end_col), r.nl) for r in raws]
+    at = Token._at
+    return [at(r.type, r.value, (file, r.lineno, r.col, r.end_line, r.end_col), r.nl) for r in raws]

@@ -40,6 +40,12 @@ precedence = (
 
 start = "program"
 
+
+def _identity(rule):
+    """Marks a rule whose action is `p[0] = p[1]`: the fast driver passes the value on without calling it."""
+    rule.identity = True
+    return rule
+
 # ---------------------------------------------------------------------------------------------
 # Program, imports, model
 # ---------------------------------------------------------------------------------------------
@@ -125,6 +131,7 @@ def p_items_error(p):
     p.parser.errok()
 
 
+@_identity
 def p_item(p):
     """item : param_decl
     | var_decl
@@ -262,6 +269,7 @@ def p_fields(p):
     p[0] = b.append(p[1], p[2] if len(p) == 3 and p[2] != "," else None)
 
 
+@_identity
 def p_field(p):
     """field : record_field"""
     p[0] = p[1]
@@ -444,8 +452,9 @@ def p_action_if(p):
 def p_actions(p):
     """actions : empty
     | actions action
-    | actions COMMA"""
-    p[0] = b.append(p[1], p[2] if len(p) == 3 and p[2] != "," else None)
+    | actions COMMA
+    | actions SEMI"""
+    p[0] = b.append(p[1], p[2] if len(p) == 3 and p[2] not in (",", ";") else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,6 +467,7 @@ def p_func_decl(p):
     p[0] = ast.FuncDecl(b.span(p, 1, 7), p[2], tuple(p[4] or ()), p[6], p[7])
 
 
+@_identity
 def p_fparams(p):
     """fparams : empty
     | fparam_list
@@ -482,6 +492,7 @@ def p_opt_returns(p):
     p[0] = p[2] if len(p) == 3 else None
 
 
+@_identity
 def p_func_body_block(p):
     """func_body : block"""
     p[0] = p[1]
@@ -558,6 +569,7 @@ def p_simulate_decl(p):
     p[0] = b.simulate(p, p[2], p[3])
 
 
+@_identity
 def p_sim_mode(p):
     """sim_mode : empty
     | DETERMINISTIC
@@ -682,6 +694,7 @@ def p_lambda_params(p):
     p[0] = b.lambda_params(p)
 
 
+@_identity
 def p_expr_postfix(p):
     """expr : postfix"""
     p[0] = p[1]
@@ -692,6 +705,7 @@ def p_expr_postfix(p):
 # ---------------------------------------------------------------------------------------------
 
 
+@_identity
 def p_postfix_primary(p):
     """postfix : primary"""
     p[0] = p[1]
@@ -742,6 +756,7 @@ def p_arg_list(p):
     p[0] = [p[1]] if len(p) == 2 else [*p[1], p[3]]
 
 
+@_identity
 def p_arg(p):
     """arg : expr"""
     p[0] = p[1]
@@ -810,6 +825,7 @@ def p_primary_array(p):
     p[0] = b.array(b.span(p, 1, 3), p[2] or [])
 
 
+@_identity
 def p_elements(p):
     """elements : empty
     | element_list
@@ -870,6 +886,7 @@ def p_error(tok):
 class _Holder:
     parser: yacc.LRParser | None = None
     stream: b.TokenStream | None = None
+    plan: list | None = None
 
 
 _PARSER_HOLDER = _Holder()
@@ -889,9 +906,139 @@ def _parser() -> yacc.LRParser:
 # ---------------------------------------------------------------------------------------------
 
 
+class _Sym:
+    """A nonterminal on the fast driver's stack (the rule actions read `.value` through `p.slice`)."""
+
+    __slots__ = ("type", "value")
+
+    def __init__(self, type_: str, value: object) -> None:
+        self.type = type_
+        self.value = value
+
+
+class _Prod(list):
+    """What a rule action receives from the fast driver: p[i] are the values (a plain list, so indexing is
+    C-level), p.slice the symbols, p.lexer the token stream; the same interface as PLY's YaccProduction."""
+
+    __slots__ = ("slice", "lexer", "parser")
+
+
+class _Bail(Exception):
+    """The fast driver met a syntax error: the parse is redone by PLY, which reports and recovers."""
+
+
+class _TooDeep(Exception):
+    """The parse stack passed _MAX_STACK: the nesting would overflow the recursive passes after the parser."""
+
+    def __init__(self, token: RawToken) -> None:
+        super().__init__(token.type)
+        self.token = token
+
+
+# The LALR stack depth allowed (the corpus needs at most 34). Deeper nesting is refused with E0005 so that
+# the checker, the lowering and the IR hashing, which recurse over the tree, never exhaust Python's stack.
+_MAX_STACK = 200
+
+
+_END = RawToken("$end", None, 0, 0)
+
+
+def _plan(parser: yacc.LRParser) -> list[tuple[str, int, object]]:
+    """(name, length, action or None for an identity rule) per production number."""
+    out = []
+    for prod in parser.productions:
+        func = prod.callable
+        out.append((prod.name, prod.len, None if getattr(func, "identity", False) and prod.len else func))
+    return out
+
+
+def _fast_parse(parser: yacc.LRParser, plan: list, stream: b.TokenStream) -> object:
+    """The LALR automaton of PLY's tables driven without error recovery (the common case: valid input).
+
+    Same shifts, reductions and actions as PLY's `parseopt_notrack`; raises _Bail at the first syntax error.
+    """
+    actions, goto, defaulted = parser.action, parser.goto, parser.defaulted_states
+    raws, n, i = stream.raws, len(stream.raws), 0  # fed directly: brace depth only matters for recovery
+    states = [0]
+    syms: list = [_END]
+    vals: list = [None]
+    state = 0
+    lookahead = None
+    ltype = ""
+    while True:
+        t = defaulted.get(state)
+        if t is None:
+            if lookahead is None:
+                if i < n:
+                    lookahead = raws[i]
+                    i += 1
+                    stream.pos = i  # for TokenStream.here()
+                else:
+                    lookahead = _END
+                ltype = lookahead.type
+            t = actions[state].get(ltype)
+            if t is None:
+                raise _Bail
+        if t > 0:  # shift
+            states.append(t)
+            state = t
+            if len(states) > _MAX_STACK:
+                raise _TooDeep(lookahead)
+            syms.append(lookahead)
+            vals.append(lookahead.value)
+            lookahead = None
+            continue
+        if t == 0:  # accept
+            return vals[-1]
+        name, plen, func = plan[-t]
+        if func is None:  # identity rule: the value of its first symbol, which stays on the stack
+            if plen > 1:
+                del syms[-plen + 1:], vals[-plen + 1:], states[-plen + 1:]
+            if type(syms[-1]) is RawToken:  # a token's value has no span of its own: wrap it as PLY does
+                syms[-1] = _Sym(name, vals[-1])
+            state = goto[states[-2]][name]
+            states[-1] = state
+            continue
+        sym = _Sym(name, None)
+        if plen:
+            p = _Prod(vals[-plen - 1:])
+            targ = syms[-plen - 1:]
+            targ[0] = sym
+            p.slice = targ
+            p[0] = None
+            p.lexer = stream
+            p.parser = parser
+            func(p)
+            del syms[-plen:], vals[-plen:], states[-plen:]
+        else:
+            p = _Prod((None,))
+            p.slice = [sym]
+            p.lexer = stream
+            p.parser = parser
+            func(p)
+        sym.value = value = p[0]
+        syms.append(sym)
+        vals.append(value)
+        state = goto[states[-1]][name]
+        states.append(state)
+
+
 def _run(raws: list[RawToken], diags: list[Diagnostic], index, source: str) -> object:
-    stream = b.TokenStream(raws, index, source, diags)
     parser = _parser()
+    if _PARSER_HOLDER.plan is None:
+        _PARSER_HOLDER.plan = _plan(parser)
+    lexical = list(diags)
+    try:
+        return _fast_parse(parser, _PARSER_HOLDER.plan, b.TokenStream(raws, index, source, diags))
+    except _Bail:
+        diags[:] = lexical  # forget what the actions of the abandoned parse reported
+    except _TooDeep as exc:
+        diags[:] = lexical
+        diags.append(Diagnostic(
+            "error", "E0005", "this is nested too deeply for the compiler", exc.token.span,
+            "split the expression into intermediate variables",
+        ))  # PLY still parses the file below, for its other syntax errors; the tree is not used
+    stream = b.TokenStream(raws, index, source, diags)
     _PARSER_HOLDER.stream = stream
     try:
         return parser.parse(lexer=stream, tokenfunc=stream.token)

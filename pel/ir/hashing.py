@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from pel.ir.nodes import Model, Program
-from pel.ir.serialize import encode
+from pel.ir.serialize import encode_canonical
 
 _EXACT_INT_LIMIT = 2**53
 
@@ -37,6 +37,12 @@ def _sha256(data: Any) -> str:
     return "sha256:" + hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
 
 
+def _sha256_encoded(data: Any) -> str:
+    """The hash of data already in canonical form (from `encode_canonical`): no second normalizing walk."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _model_of(program_or_model: Program | Model) -> Model:
     if isinstance(program_or_model, Program):
         return program_or_model.model
@@ -47,14 +53,14 @@ def _model_of(program_or_model: Program | Model) -> Model:
 
 def model_hash(program_or_model: Program | Model) -> str:
     """SHA-256 ("sha256:<hex>") of the canonical JSON of the `model` object (no metadata, timestamps or paths)."""
-    return _sha256(encode(_model_of(program_or_model)))
+    return _sha256_encoded(encode_canonical(_model_of(program_or_model)))
 
 
 def assumption_hash(program_or_model: Program | Model) -> str:
     """SHA-256 ("sha256:<hex>") of the canonical JSON of every parameter's provenance, keyed by parameter name
     (correlations included, as they are part of the provenance)."""
     model = _model_of(program_or_model)
-    return _sha256({p.name: encode(p.provenance) for p in model.params})
+    return _sha256_encoded({p.name: encode_canonical(p.provenance) for p in model.params})
 
 
 def with_hashes(program: Program) -> Program:

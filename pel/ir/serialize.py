@@ -10,6 +10,7 @@ Every decoding problem is an `IRError` with code V000 and the path of the offend
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import types
@@ -90,6 +91,7 @@ def _encode_float(value: float) -> float | dict:
     return {_FLOAT_TAG: "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
 
 
+@functools.cache
 def _wants_float(hint: Any) -> bool:
     """True when an int in this position should be written as a float (the field is typed float, not int)."""
     if hint is float:
@@ -98,54 +100,112 @@ def _wants_float(hint: Any) -> bool:
     return float in args and int not in args
 
 
-def encode(value: Any, hint: Any = None) -> Any:
-    """Any IR value (a node, a tuple, a scalar) as plain JSON-compatible data."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        cls = type(value)
+_MISSING = object()
+_EXACT_INT_LIMIT = 2**53  # integral floats below this are exact as ints
+_PLANS: dict[type, tuple[str | None, str, tuple[tuple[str, Any, Any], ...]]] = {}
+
+
+def _plan(cls: type) -> tuple[str | None, str, tuple[tuple[str, Any, Any], ...]]:
+    """How to encode one node class: its tag key and value, and per field (name, hint, default or _MISSING).
+
+    Built once per class: encoding is the hot path of hashing and saving a program.
+    """
+    found = _PLANS.get(cls)
+    if found is None:
         hints = _hints(cls)
-        out: dict[str, Any] = {}
         base = _tag_base(cls)
-        if base is not None:
-            out[_TAGS[base]] = cls.__name__
-        for f in dataclasses.fields(value):
-            item = getattr(value, f.name)
-            if not _is_default(f, item):
-                out[f.name] = encode(item, hints[f.name])
-        return out
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+        items = []
+        for f in dataclasses.fields(cls):
+            if f.default is not dataclasses.MISSING:
+                default = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                default = f.default_factory()  # IR defaults are immutable values: one instance serves all
+            else:
+                default = _MISSING
+            items.append((f.name, hints[f.name], default))
+        found = (_TAGS[base] if base is not None else None, cls.__name__, tuple(items))
+        _PLANS[cls] = found
+    return found
+
+
+def encode(value: Any, hint: Any = None) -> Any:
+    """Any IR value (a node, a tuple, a scalar) as plain JSON-compatible data.
+
+    Fields equal to their declared default are left out: shorter files, still one canonical form.
+    """
+    return _encode(value, hint, False)
+
+
+def encode_canonical(value: Any) -> Any:
+    """Like `encode`, with integral floats written as ints, so that 1 and 1.0 hash alike (the hashing form)."""
+    return _encode(value, None, True)
+
+
+def _encode(value: Any, hint: Any, canon: bool) -> Any:
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
         return value
-    if isinstance(value, int):
-        return float(value) if _wants_float(hint) else value
-    if isinstance(value, float):
+    if kind is float:
+        if canon and value.is_integer() and abs(value) < _EXACT_INT_LIMIT:
+            return int(value)
         return _encode_float(value)
-    if isinstance(value, (tuple, list)):
+    if kind is tuple or kind is list:
         item_hints = _item_hints(hint, len(value))
-        return [encode(v, h) for v, h in zip(value, item_hints, strict=True)]
+        return [_encode(v, h, canon) for v, h in zip(value, item_hints, strict=True)]
+    if kind is int:
+        return float(value) if (_wants_float(hint) and not canon) else value
+    if dataclasses.is_dataclass(kind):
+        tag_key, tag, items = _plan(kind)
+        out: dict[str, Any] = {tag_key: tag} if tag_key is not None else {}
+        for name, field_hint, default in items:
+            item = getattr(value, name)
+            if default is not _MISSING and type(item) is type(default) and item == default:
+                continue
+            out[name] = _encode(item, field_hint, canon)
+        return out
     if isinstance(value, dict):
-        return {str(k): encode(v) for k, v in value.items()}
+        return {str(k): _encode(v, None, canon) for k, v in value.items()}
+    if isinstance(value, bool):  # subclasses of the plain types (numpy scalars among them)
+        return bool(value)
+    if isinstance(value, int):
+        return _encode(int(value), hint, canon)
+    if isinstance(value, float):
+        return _encode(float(value), hint, canon)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return _encode(tuple(value), hint, canon)
     raise TypeError(f"cannot serialize a value of type {type(value).__name__} in the IR")
 
 
-def _is_default(f: dataclasses.Field, value: Any) -> bool:
-    """Fields equal to their declared default are left out: shorter files, still one canonical form."""
-    if f.default is not dataclasses.MISSING:
-        default = f.default
-    elif f.default_factory is not dataclasses.MISSING:
-        default = f.default_factory()
-    else:
-        return False
-    return type(value) is type(default) and value == default
+def _item_hints(hint: Any, n: int) -> list[Any] | tuple[Any, ...]:
+    if hint is None:
+        return [None] * n
+    variadic = _variadic_hint(hint)
+    if variadic is not _MISSING:
+        return [variadic] * n
+    return _fixed_item_hints(hint, n)
 
 
-def _item_hints(hint: Any, n: int) -> list[Any]:
+@functools.cache
+def _fixed_item_hints(hint: Any, n: int) -> tuple[Any, ...]:
     hint = _strip_optional(hint)
     if typing.get_origin(hint) is tuple:
         args = typing.get_args(hint)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return [args[0]] * n
         if len(args) == n:
-            return list(args)
-    return [None] * n
+            return tuple(args)
+    return (None,) * n
+
+
+@functools.cache
+def _variadic_hint(hint: Any) -> Any:
+    """The element hint of `tuple[X, ...]` (optional allowed), else _MISSING."""
+    inner = _strip_optional(hint)
+    if typing.get_origin(inner) is tuple:
+        args = typing.get_args(inner)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return args[0]
+    return _MISSING
 
 
 def _strip_optional(hint: Any) -> Any:
