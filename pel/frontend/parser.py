@@ -8,10 +8,16 @@ begin a line, and a `(` or `[` that begins a line is never a call or an index (`
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import sys
+import tempfile
+from pathlib import Path
 
 from ply import yacc
 
+from pel.cachedir import cache_dir
 from pel.diagnostics import CompileError, Diagnostic, Span
 from pel.frontend import ast
 from pel.frontend import astbuild as b
@@ -892,12 +898,54 @@ class _Holder:
 _PARSER_HOLDER = _Holder()
 
 
+# A damaged or foreign table cache file raises one of these when unpickled; the tables are then rebuilt.
+_TABLE_READ_ERRORS = (pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, IndexError,
+                      KeyError, OSError)
+
+
+def _table_path() -> Path:
+    """The LALR tables' cache file in PEL's cache folder, keyed by this grammar's source and PLY's version."""
+    key = hashlib.sha256(Path(__file__).read_bytes() + yacc.__version__.encode()).hexdigest()[:20]
+    return cache_dir() / f"pel_parser_{key}.pickle"
+
+
+def _build_tables() -> yacc.LRParser:
+    """Build the LALR tables (~0.3-1 s) and cache them atomically for the next process, when the folder allows."""
+    options = {"module": sys.modules[__name__], "debug": False, "write_tables": False,
+               "errorlog": yacc.NullLogger()}
+    path = _table_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".pel_parser_", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        os.unlink(tmp)  # PLY writes the pickle itself (it is absent now, so PLY builds the tables first)
+    except OSError:  # an unwritable cache folder costs time, not correctness
+        return yacc.yacc(**options)
+    try:
+        parser = yacc.yacc(picklefile=tmp, **options)
+        if os.path.exists(tmp):
+            os.replace(tmp, path)
+        return parser
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def _parser() -> yacc.LRParser:
-    """The LALR parser, built once per process; its tables are never written to disk."""
+    """The LALR parser, once per process: tables from PEL's cache folder, else built and cached there.
+
+    Nothing is ever written beside the user's files (no parser.out, no parsetab.py).
+    """
     if _PARSER_HOLDER.parser is None:
-        _PARSER_HOLDER.parser = yacc.yacc(
-            module=sys.modules[__name__], debug=False, write_tables=False, errorlog=yacc.NullLogger()
-        )
+        path = _table_path()
+        parser = None
+        if path.exists():
+            try:
+                parser = yacc.yacc(module=sys.modules[__name__], debug=False, write_tables=False,
+                                   errorlog=yacc.NullLogger(), picklefile=str(path))
+            except _TABLE_READ_ERRORS:
+                parser = None
+        _PARSER_HOLDER.parser = parser if parser is not None else _build_tables()
     return _PARSER_HOLDER.parser
 
 
