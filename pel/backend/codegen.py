@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,7 +15,7 @@ from pel.backend.namespace import Namespace
 from pel.diagnostics import IRError, Span, simple
 from pel.ir import nodes as ir
 
-KERNEL_ARGS = "det, T, zmat, ovm, ovv, vals, pout, st, cfirst, ccount, cmsg, wlog, wvals, evc"
+KERNEL_ARGS = "det, T, zmat, btab, ovm, ovv, vals, pout, st, cfirst, ccount, cmsg, wlog, wvals, evc"
 
 DIST_CODES = {
     "Normal": rt.D_NORMAL,
@@ -53,6 +55,8 @@ class Ctx:
     owner: str  # name keying inline random streams
     scope: dict[str, str] = field(default_factory=dict)  # PEL local -> identifier
     in_func: bool = False
+    toff: int | None = None  # the time is the integer step s + toff (None: not statically known)
+    smin: int = 0  # the code runs only at steps s >= smin
 
 
 class Emitter:
@@ -79,6 +83,9 @@ def as_f(code: str, typ: str) -> str:
 
 def as_b(code: str, typ: str) -> str:
     return code if typ == "b" else f"({code} != 0.0)"
+
+
+SIMPLE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|-?[0-9.e+-]+|\(-?[0-9.e+-]+\))$")
 
 
 def num(value: float) -> str:
@@ -114,6 +121,7 @@ class Generator:
         self.funcs = {f.name: self.ns.ident("f", f.name) for f in m.funcs}
         self.func_defs = {f.name: f for f in m.funcs}
         self.dist_columns: list[str] = [p.name for p in m.params if p.distribution is not None]
+        self.beta_tables: list[str] = []  # Beta parameters, in the order of their rows of btab
         self.streams: list[tuple[str, int]] = []
         self._stream_count: dict[str, int] = {}
         self.sites: list[tuple[str, str, tuple | None]] = []
@@ -152,12 +160,27 @@ class Generator:
             return "s"
         return "(s - 1)"
 
-    def check_finite(self, em: Emitter, name: str) -> None:
-        """Inline, not a helper call: measured 3x cheaper per path-step inside the kernel."""
-        with em.block(f"if not math.isfinite({name}):"):
-            em.line("rt.setf(err, rt.F_NONFINITE)")
+    def finish(self, em: Emitter, start: int, code: str, site: str | int) -> None:
+        """End of a statement whose lines begin at em.lines[start] and whose value is `code`: a non-finite
+        value or a recorded fault stops the path. The error flag is only consulted where something in the
+        statement can set it (the generated lines mention `err`)."""
+        faulty = "err" in code or any("err" in line for line in em.lines[start:])
+        with em.block(f"if not math.isfinite({code}):"):
+            self.setf(em, rt.F_NONFINITE)
+            if not faulty:
+                self.fail(em, site)
+        if faulty:
+            with em.block("if err[0] != 0:"):
+                self.fail(em, site)
 
-    def fail(self, em: Emitter, site: int) -> None:
+    def reset_if_faulty(self, em: Emitter, start: int, code: str, name: str, value: str) -> None:
+        """Inside constraints and policies an unevaluable expression takes `value` and clears the fault."""
+        if "err" in code or any("err" in line for line in em.lines[start:]):
+            with em.block("if err[0] != 0:"):
+                em.line("err[0] = 0")
+                em.line(f"{name} = {value}")
+
+    def fail(self, em: Emitter, site: str | int) -> None:
         em.line(f"rt.fail(st, i, s, {site}, err)")
         em.line("return")
 
@@ -192,22 +215,114 @@ class Generator:
         ident = self.param_ident[name]
         return (f"({ident} != 0.0)", "b") if p.type.kind == "Boolean" else (ident, "f")
 
-    def var_read(self, name: str, index: str, ctx: Ctx, loc: ir.Loc) -> tuple[str, str]:
+    def var_read(self, name: str, index: str, ctx: Ctx, loc: ir.Loc, em: Emitter,
+                 aff: tuple[str, int] | None = None) -> tuple[str, str]:
+        """A guarded read of `name` at step `index` (float code), inline; `aff` is the index as ("s", d) = s + d
+        or ("c", k) when statically known, which lets the checks fold away and reads hit registers."""
         if name not in self.row:
             raise unsupported(f"unknown variable {name!r}", self.program, loc)
         if ctx.in_func:
             raise unsupported(f"function reads model variable {name!r}", self.program, loc)
-        code = f"rt.rd(vals, {self.row[name]}, i, {index}, {self.lim(name, ctx)}, T, err)"
+        code = self.emit_read(self.row[name], index, ctx, em, aff)
         var = self.vars.get(name)
         if var is not None and var.type.kind == "Boolean":
             return f"({code} != 0.0)", "b"
         return code, "f"
 
+    def setf(self, em: Emitter, code: int) -> None:
+        """Record fault `code` unless one is already recorded (inline rt.setf)."""
+        with em.block("if err[0] == 0:"):
+            em.line(f"err[0] = {code}")
+
+    def atom(self, code: str, em: Emitter) -> str:
+        """`code` as a simple name or number, hoisted into a temporary if needed (keeps evaluation order)."""
+        if SIMPLE.match(code):
+            return code
+        tmp = self.ns.temp()
+        em.line(f"{tmp} = {code}")
+        return tmp
+
+    def guarded(self, em: Emitter, args: list[str], checks: list[tuple[str, int]], value: str,
+                post: tuple[str, int] | None = None) -> str:
+        """Inline guarded operation: the first failing check records its fault and gives NaN."""
+        names = [self.atom(a, em) for a in args]
+        res = self.ns.temp()
+        for k, (cond, code) in enumerate(checks):
+            with em.block(f"{'if' if k == 0 else 'elif'} {cond.format(*names)}:"):
+                self.setf(em, code)
+                em.line(f"{res} = np.nan")
+        with em.block("else:"):
+            em.line(f"{res} = {value.format(*names)}")
+            if post is not None:
+                with em.block(f"if {post[0].format(res)}:"):
+                    self.setf(em, post[1])
+        return res
+
+    def affine(self, e: ir.Expr, ctx: Ctx) -> tuple[str, int] | None:
+        """The index `e` as ("s", d) meaning s + d, or ("c", k) a constant step; None if not static."""
+        if isinstance(e, ir.Ref) and e.kind == "time" and not ctx.in_func and ctx.toff is not None:
+            return ("s", ctx.toff)
+        if isinstance(e, ir.Literal) and isinstance(e.value, (int, float)) and not isinstance(e.value, bool):
+            v = float(e.value)
+            return ("c", int(v)) if math.isfinite(v) and v == math.floor(v) and abs(v) < 1e9 else None
+        if isinstance(e, ir.Unary) and e.op == "-":
+            a = self.affine(e.operand, ctx)
+            return ("c", -a[1]) if a is not None and a[0] == "c" else None
+        if isinstance(e, ir.Binary) and e.op in ("+", "-"):
+            a, b = self.affine(e.left, ctx), self.affine(e.right, ctx)
+            if a is None or b is None or b[0] == "s" and (e.op == "-" or a[0] == "s"):
+                return None
+            if e.op == "-":
+                return (a[0], a[1] - b[1])
+            return ("s" if "s" in (a[0], b[0]) else "c", a[1] + b[1])
+        return None
+
+    def emit_read(self, j: int, index: str, ctx: Ctx, em: Emitter, aff: tuple[str, int] | None) -> str:
+        """Inline rt.rd: index integral, in 0..T and already computed; statically true checks are not emitted."""
+        prev_only = not (ctx.pos is None or j < ctx.pos)  # the row is not computed yet at this step
+        lim = "(s - 1)" if prev_only else "s"
+        checks: list[tuple[str, int]] = []
+        if aff is not None and aff[0] == "s":
+            d = aff[1]
+            if d < 0 and -d > ctx.smin:
+                checks.append((f"s < {-d}", rt.F_INDEX))
+            elif d > 0:
+                checks.append((f"s > T - {d}", rt.F_INDEX))
+            if d > (-1 if prev_only else 0):
+                checks.append(("True", rt.F_NOT_YET))
+            value = f"vals[{j}, i, s{d:+d}]" if d else f"vals[{j}, i, s]"
+            if j < len(self.model.order):  # registers: c_j holds the latest value, q_j the one before
+                if d == (-1 if prev_only else 0):
+                    value = f"c_{j}"
+                elif d == -1:
+                    value = f"q_{j}"
+        elif aff is not None:
+            k = aff[1]
+            if k < 0:
+                checks.append(("True", rt.F_INDEX))
+            else:
+                checks.append((f"{k} > T", rt.F_INDEX))
+                checks.append((f"{k} > {lim}", rt.F_NOT_YET))
+            value = f"vals[{j}, i, {max(k, 0)}]"
+        else:
+            x, k = self.atom(index, em), self.ns.temp()
+            em.line(f"{k} = -1")
+            with em.block(f"if {x} >= 0.0 and {x} <= T:"):
+                em.line(f"{k} = int({x})")
+                with em.block(f"if {k} != {x}:"):
+                    em.line(f"{k} = -1")
+            checks = [(f"{k} < 0", rt.F_INDEX), (f"{k} > {lim}", rt.F_NOT_YET)]
+            value = f"vals[{j}, i, {k}]"
+        if not checks:
+            return value
+        return self.guarded(em, [], checks, value)
+
     def x_Ref(self, e: ir.Ref, ctx: Ctx, em: Emitter) -> tuple[str, str]:
         if e.kind == "param":
             return self.param_read(e.name, e.loc)
         if e.kind == "var":
-            return self.var_read(e.name, ctx.time, ctx, e.loc)
+            aff = ("s", ctx.toff) if ctx.toff is not None and not ctx.in_func else None
+            return self.var_read(e.name, ctx.time, ctx, e.loc, em, aff)
         if e.kind == "local":
             if e.name not in ctx.scope:
                 raise unsupported(f"unknown local {e.name!r}", self.program, e.loc)
@@ -223,12 +338,14 @@ class Generator:
     def x_Index(self, e: ir.Index, ctx: Ctx, em: Emitter) -> tuple[str, str]:
         if e.kind == "param":
             return self.param_read(e.name, e.loc)
+        if e.kind != "array":
+            aff = self.affine(e.index, ctx)
+            idx = "" if aff is not None else self.fexpr(e.index, ctx, em)
+            return self.var_read(e.name, idx, ctx, e.loc, em, aff)
         idx = self.fexpr(e.index, ctx, em)
-        if e.kind == "array":
-            if e.name not in self.arrays:
-                raise unsupported(f"{e.name!r} is not a constant array", self.program, e.loc)
-            return f"rt.arr({self.arrays[e.name]}, {idx}, err)", "f"
-        return self.var_read(e.name, idx, ctx, e.loc)
+        if e.name not in self.arrays:
+            raise unsupported(f"{e.name!r} is not a constant array", self.program, e.loc)
+        return f"rt.arr({self.arrays[e.name]}, {idx}, err)", "f"
 
     def x_Binary(self, e: ir.Binary, ctx: Ctx, em: Emitter) -> tuple[str, str]:
         if e.op in ("&&", "||"):
@@ -246,10 +363,23 @@ class Generator:
         left, right = as_f(left, lt), as_f(right, rt_)
         if e.op in ARITH:
             return f"({left} {e.op} {right})", "f"
-        helper = {"/": "rt.div", "%": "rt.mod", "^": "rt.pw"}.get(e.op)
-        if helper is None:
-            raise unsupported(f"operator {e.op!r}", self.program, e.loc)
-        return f"{helper}({left}, {right}, err)", "f"
+        if e.op == "/":
+            return self.div(em, left, right), "f"
+        if e.op == "%":
+            return self.guarded(em, [left, right], [("{1} == 0.0", rt.F_DIV0)],
+                                "{0} - {1} * math.floor({0} / {1})"), "f"
+        if e.op == "^":
+            return self.pw(em, left, right), "f"
+        raise unsupported(f"operator {e.op!r}", self.program, e.loc)
+
+    def div(self, em: Emitter, a: str, b: str) -> str:
+        return self.guarded(em, [a, b], [("{1} == 0.0", rt.F_DIV0)], "{0} / {1}")
+
+    def pw(self, em: Emitter, a: str, b: str) -> str:
+        """Inline rt.pw."""
+        return self.guarded(em, [a, b], [("{0} == 0.0 and {1} < 0.0", rt.F_DIV0),
+                                         ("{0} < 0.0 and {1} != math.floor({1})", rt.F_DOMAIN)],
+                            "{0} ** {1}", post=("not math.isfinite({})", rt.F_NONFINITE))
 
     def x_Unary(self, e: ir.Unary, ctx: Ctx, em: Emitter) -> tuple[str, str]:
         if e.op == "!":
@@ -311,7 +441,28 @@ class Generator:
         if e.distribution_type == "Mixture":
             return f"rt.draw_mix({g}, det, {self.mixture_args(e, ctx, em)}, err)", "f"
         code, args = self.dist_args(e, ctx, em)
-        return f"rt.draw({g}, det, {code}, {', '.join(args)}, err)", "f"
+        if code not in (rt.D_NORMAL, rt.D_LOGNORMAL):
+            return f"rt.draw({g}, det, {code}, {', '.join(args)}, err)", "f"
+        # inline rt.draw for the normal family: mu + sigma * z (exp of it for LogNormal)
+        a, b = self.atom(args[0], em), self.atom(args[1], em)
+        res = self.ns.temp()
+        sample = f"{a} + {b} * {g}.standard_normal()"
+        if code == rt.D_LOGNORMAL:
+            sample = f"math.exp({sample})"
+        with em.block("if det:"):
+            em.line(f"{res} = rt.central({code}, {a}, {b}, 0.0, err)")
+        try:  # literal parameters are checked here, others at each draw
+            valid = float(b) > 0.0 and math.isfinite(float(a)) and math.isfinite(float(b))
+        except ValueError:
+            valid = False
+        if not valid:
+            with em.block(f"elif not ({b} > 0.0 and math.isfinite({a}) and math.isfinite({b})):"):
+                em.line(f"{g}.standard_normal()")  # rt.draw consumes the number before it checks
+                self.setf(em, rt.F_DIST)
+                em.line(f"{res} = np.nan")
+        with em.block("else:"):
+            em.line(f"{res} = {sample}")
+        return res, "f"
 
     def x_Aggregation(self, e: ir.Aggregation, ctx: Ctx, em: Emitter) -> tuple[str, str]:
         kind = e.aggregation_type
@@ -325,7 +476,7 @@ class Generator:
         em.line(f"{acc} = {init}")
         em.line(f"{cnt} = 0")
         local = self.ns.fresh("l", e.var)
-        inner = Ctx(ctx.time, ctx.pos, ctx.owner, {**ctx.scope, e.var: local}, ctx.in_func)
+        inner = Ctx(ctx.time, ctx.pos, ctx.owner, {**ctx.scope, e.var: local}, ctx.in_func, ctx.toff, ctx.smin)
         with em.block(f"for {k} in range({lo}, {hi} + 1):"):
             em.line(f"{local} = float({k})")
             if e.filter is not None:
@@ -421,26 +572,31 @@ class Generator:
     def c_ceil(self, e, ctx, em):  # noqa: ANN001, ANN201
         return self._unary(e, ctx, em, "np.ceil({})")
 
+    def _guarded1(self, e: ir.Call, ctx: Ctx, em: Emitter, cond: str, code: int, value: str) -> tuple[str, str]:
+        self._n(e, 1)
+        return self.guarded(em, [self.scalar_arg(e.args[0], ctx, em)], [(cond, code)], value), "f"
+
     def c_sqrt(self, e, ctx, em):  # noqa: ANN001, ANN201
-        return self._unary(e, ctx, em, "rt.sqrt({}, err)")
+        return self._guarded1(e, ctx, em, "{0} < 0.0", rt.F_SQRT, "math.sqrt({0})")
 
     def c_exp(self, e, ctx, em):  # noqa: ANN001, ANN201
-        return self._unary(e, ctx, em, "rt.ex({}, err)")
+        return self._guarded1(e, ctx, em, "{0} > 709.78", rt.F_NONFINITE, "math.exp({0})")
 
     def c_ln(self, e, ctx, em):  # noqa: ANN001, ANN201
-        return self._unary(e, ctx, em, "rt.ln({}, err)")
+        return self._guarded1(e, ctx, em, "not ({0} > 0.0)", rt.F_LOG, "math.log({0})")
 
     def c_log(self, e, ctx, em):  # noqa: ANN001, ANN201
         self._n(e, 1, 2)
         if len(e.args) == 1:
-            return self._unary(e, ctx, em, "rt.ln({}, err)")
+            return self.c_ln(e, ctx, em)
         x, b = (self.scalar_arg(a, ctx, em) for a in e.args)
-        return f"rt.logb({x}, {b}, err)", "f"
+        return self.guarded(em, [x, b], [("not ({0} > 0.0) or not ({1} > 0.0) or {1} == 1.0", rt.F_LOG)],
+                            "math.log({0}) / math.log({1})"), "f"
 
     def c_pow(self, e, ctx, em):  # noqa: ANN001, ANN201
         self._n(e, 2)
         b, x = (self.scalar_arg(a, ctx, em) for a in e.args)
-        return f"rt.pw({b}, {x}, err)", "f"
+        return self.pw(em, b, x), "f"
 
     def c_round(self, e, ctx, em):  # noqa: ANN001, ANN201
         self._n(e, 1, 2)
@@ -524,7 +680,11 @@ class Generator:
         self._n(e, 1, 2)
         name = self._series_name(e)
         k = self.scalar_arg(e.args[1], ctx, em) if len(e.args) == 2 else "1.0"
-        return self.var_read(name, f"({ctx.time} - {k})", ctx, e.loc)
+        kaff = self.affine(e.args[1], ctx) if len(e.args) == 2 else ("c", 1)
+        aff = None
+        if kaff is not None and kaff[0] == "c" and ctx.toff is not None and not ctx.in_func:
+            aff = ("s", ctx.toff - kaff[1])
+        return self.var_read(name, f"({ctx.time} - {k})", ctx, e.loc, em, aff)
 
     def c_percentChange(self, e, ctx, em):  # noqa: ANN001, ANN201
         self._n(e, 1)
@@ -532,11 +692,13 @@ class Generator:
         if isinstance(arg, (ir.Ref, ir.SeriesRef)) and arg.kind == "param":
             now = self.param_read(arg.name, arg.loc)[0]
             self.prev_params.add(arg.name)
-            return f"rt.div({now} - pp_{now}, pp_{now}, err)", "f"
+            return self.div(em, f"({now} - pp_{now})", f"pp_{now}"), "f"
         name = self._series_name(e)
-        now = self.var_read(name, ctx.time, ctx, e.loc)[0]
-        prev = self.var_read(name, f"({ctx.time} - 1.0)", ctx, e.loc)[0]
-        return f"rt.div({now} - {prev}, {prev}, err)", "f"
+        toff = ctx.toff if not ctx.in_func else None
+        now = self.var_read(name, ctx.time, ctx, e.loc, em, None if toff is None else ("s", toff))[0]
+        prev = self.var_read(name, f"({ctx.time} - 1.0)", ctx, e.loc, em,
+                             None if toff is None else ("s", toff - 1))[0]
+        return self.div(em, f"({now} - {prev})", prev), "f"
 
     # -- user functions ---------------------------------------------------------------------------
 
@@ -591,6 +753,7 @@ class Generator:
                 continue
             site = self.site("param", p.name, p.loc)
             ctx = Ctx("0.0", 0, p.name)
+            start = len(em.lines)
             with em.block(f"if ovm[{k}]:"):
                 em.line(f"{ident} = ovv[{k}]")
             with em.block("else:"):
@@ -604,18 +767,21 @@ class Generator:
                     else:
                         code, a = self.dist_args(d, ctx, em)
                         args = f"{code}, {', '.join(a)}"
-                        em.line(f"{ident} = rt.central({args}, err) if det else rt.from_z({args}, zmat[i, {col}], err)")
+                        sample = f"rt.from_z({args}, zmat[i, {col}], err)"
+                        if d.distribution_type == "Beta":  # tabulated quantile (see rt.from_z_beta)
+                            self.beta_tables.append(p.name)
+                            sample = f"rt.from_z_beta(btab[{len(self.beta_tables) - 1}], {a[0]}, {a[1]}, zmat[i, {col}], err)"
+                        em.line(f"{ident} = rt.central({args}, err) if det else {sample}")
                 elif p.value is not None:
                     em.line(f"{ident} = {self.fexpr(p.value, ctx, em)}")
                 else:
                     raise unsupported(f"parameter {p.name!r} has neither value nor distribution", self.program, p.loc)
-            self.check_finite(em, ident)
-            with em.block("if err[0] != 0:"):
-                self.fail(em, site)
+            self.finish(em, start, ident, site)
             em.line(f"pout[i, {k}] = {ident}")
 
     def gen_var(self, j: int, var: ir.Var, em: Emitter) -> None:
         em.line(self.origin(var.loc, f"var {var.name}"))
+        start = len(em.lines)
         out = self.ns.temp()
         done = self.ns.temp()
         em.line(f"{out} = 0.0")
@@ -637,7 +803,9 @@ class Generator:
                 header, time = f"if not {done}:", "tf"
             else:
                 raise unsupported(f"rule kind {rule.kind!r}", self.program, rule.loc)
-            ctx = Ctx(time, j, var.name)
+            shifted = rule.kind == "shifted"
+            ctx = Ctx(time, j, var.name, toff=-int(rule.shift) if shifted else 0,
+                      smin=int(rule.shift) if shifted else 0)
             em.line(self.origin(rule.loc, f"{var.name} ({rule.kind})"))
             with em.block(header):
                 em.line(f"site = {site}")
@@ -649,35 +817,35 @@ class Generator:
                 if rule.guard is not None:
                     em.ind -= 1
         undefined = self.site("var", var.name, var.loc)
-        with em.block(f"if not {done}:"):
-            em.line(f"site = {undefined}")
-            em.line("rt.setf(err, rt.F_UNDEFINED)")
-        self.check_finite(em, out)
-        with em.block("if err[0] != 0:"):
-            em.line("rt.fail(st, i, s, site, err)")
-            em.line("return")
+        total = any(r.kind in ("general", "scalar") and r.guard is None for r in rules)
+        if not total:  # some step may have no rule
+            with em.block(f"if not {done}:"):
+                em.line(f"site = {undefined}")
+                self.setf(em, rt.F_UNDEFINED)
+        self.finish(em, start, out, "site")
         em.line(f"vals[{j}, i, s] = {out}")
+        em.line(f"q_{j} = c_{j}")
+        em.line(f"c_{j} = {out}")
 
     def gen_output_expr(self, j: int, out: ir.Output, em: Emitter) -> None:
         site = self.site("output", out.name, getattr(out.expr, "loc", None))
         em.line(self.origin(getattr(out.expr, "loc", None), f"output {out.name}"))
-        ctx = Ctx("tf", None, "output:" + out.name)
+        ctx = Ctx("tf", None, "output:" + out.name, toff=0)
+        start = len(em.lines)
         tmp = self.ns.temp()
         em.line(f"{tmp} = {self.fexpr(out.expr, ctx, em)}")
-        self.check_finite(em, tmp)
-        with em.block("if err[0] != 0:"):
-            self.fail(em, site)
+        self.finish(em, start, tmp, site)
         em.line(f"vals[{j}, i, s] = {tmp}")
 
     def gen_policy(self, pol: ir.Policy, em: Emitter) -> None:
         em.line(self.origin(pol.loc, f"policy {pol.name}"))
         site = self.site("policy", pol.name, pol.loc)
-        ctx = Ctx("tf", None, "policy:" + pol.name)
+        ctx = Ctx("tf", None, "policy:" + pol.name, toff=0)
         trig = self.ns.temp()
-        em.line(f"{trig} = {self.bexpr(pol.trigger, ctx, em)}")
-        with em.block("if err[0] != 0:"):  # an unevaluable trigger is false
-            em.line("err[0] = 0")
-            em.line(f"{trig} = False")
+        start = len(em.lines)
+        code = self.bexpr(pol.trigger, ctx, em)
+        em.line(f"{trig} = {code}")
+        self.reset_if_faulty(em, start, code, trig, "False")  # an unevaluable trigger is false
         with em.block(f"if {trig}:"):
             self.actions(pol, pol.actions, ctx, em, site)
 
@@ -692,10 +860,10 @@ class Generator:
                 em.line(f"evc[{len(self.emits) - 1}, s] += 1")
             elif isinstance(st, ir.If):
                 cond = self.ns.temp()
-                em.line(f"{cond} = {self.bexpr(st.condition, ctx, em)}")
-                with em.block("if err[0] != 0:"):
-                    em.line("err[0] = 0")
-                    em.line(f"{cond} = False")
+                start = len(em.lines)
+                code = self.bexpr(st.condition, ctx, em)
+                em.line(f"{cond} = {code}")
+                self.reset_if_faulty(em, start, code, cond, "False")
                 with em.block(f"if {cond}:"):
                     self.actions(pol, st.then, ctx, em, site)
                 if st.else_:
@@ -706,12 +874,13 @@ class Generator:
 
     def action(self, a: ir.Action, ctx: Ctx, em: Emitter, site: int) -> None:
         em.line(self.origin(a.loc, f"{a.action_type} {a.target}"))
+        start = len(em.lines)
         value = self.fexpr(a.value, ctx, em)
         if a.target_kind == "param":
             self.param_read(a.target, a.loc)
             cur = self.param_ident[a.target]
         elif a.target_kind == "var" and a.target in self.vars:
-            cur = f"vals[{self.row[a.target]}, i, s]"
+            cur = f"c_{self.row[a.target]}"
         else:
             raise unsupported(f"policy target {a.target!r}", self.program, a.loc)
         new = {"assign": value, "multiply": f"({cur} * {value})", "add": f"({cur} + {value})"}.get(a.action_type)
@@ -719,9 +888,9 @@ class Generator:
             raise unsupported(f"action {a.action_type!r}", self.program, a.loc)
         tmp = self.ns.temp()
         em.line(f"{tmp} = {new}")
-        self.check_finite(em, tmp)
-        with em.block("if err[0] != 0:"):
-            self.fail(em, site)
+        self.finish(em, start, tmp, site)
+        if a.target_kind == "var":
+            em.line(f"vals[{self.row[a.target]}, i, s] = {tmp}")
         em.line(f"{cur} = {tmp}")
         if a.target in self.sticky and a.target_kind == "var":
             em.line(f"ov_{self.row[a.target]} = True")
@@ -732,7 +901,7 @@ class Generator:
         tc, tcf = self.ns.temp(), self.ns.temp()
         em.line(f"{tc} = s - {look}")
         em.line(f"{tcf} = float({tc})")
-        ctx = Ctx(tcf, None, "constraint:" + c.name)
+        ctx = Ctx(tcf, None, "constraint:" + c.name, toff=-look)
         sc = c.scope
         if sc.type == "all":
             cond_scope = f"{tc} >= 0"
@@ -744,19 +913,19 @@ class Generator:
             inscope = self.ns.temp()
             em.line(f"{inscope} = False")
             with em.block(f"if {tc} >= 0:"):
-                em.line(f"{inscope} = {self.bexpr(sc.condition, ctx, em)}")
-                with em.block("if err[0] != 0:"):
-                    em.line("err[0] = 0")
-                    em.line(f"{inscope} = False")
+                start = len(em.lines)
+                code = self.bexpr(sc.condition, ctx, em)
+                em.line(f"{inscope} = {code}")
+                self.reset_if_faulty(em, start, code, inscope, "False")
             cond_scope = inscope
         else:
             raise unsupported(f"constraint scope {sc.type!r}", self.program, c.loc)
         with em.block(f"if {cond_scope}:"):
             ok = self.ns.temp()
-            em.line(f"{ok} = {self.bexpr(c.condition, ctx, em)}")
-            with em.block("if err[0] != 0:"):  # an unevaluable instance is skipped
-                em.line("err[0] = 0")
-                em.line(f"{ok} = True")
+            start = len(em.lines)
+            code = self.bexpr(c.condition, ctx, em)
+            em.line(f"{ok} = {code}")
+            self.reset_if_faulty(em, start, code, ok, "True")  # an unevaluable instance is skipped
             with em.block(f"if not {ok}:"):
                 self.violation(c_index, c, ctx, tc, em)
 
@@ -768,12 +937,11 @@ class Generator:
             if expr is None:
                 kinds.append((text or "", "text"))
                 continue
+            start = len(em.lines)
             code, typ = self.expr(expr, ctx, em)
             tmp = self.ns.temp()
             em.line(f"{tmp} = {as_f(code, typ)}")
-            with em.block("if err[0] != 0:"):
-                em.line("err[0] = 0")
-                em.line(f"{tmp} = np.nan")
+            self.reset_if_faulty(em, start, code, tmp, "np.nan")
             kinds.append((None, typ))
             temps.append(tmp)
         self.msg_kinds.append(tuple(kinds))
@@ -799,6 +967,8 @@ class Generator:
         em.line("s = 0")
         self.gen_params(em)
         for j, _ in enumerate(m.order):
+            em.line(f"c_{j} = 0.0")
+            em.line(f"q_{j} = 0.0")
             if m.order[j] in self.sticky:
                 em.line(f"ov_{j} = False")
         body = Emitter(2)
@@ -820,7 +990,23 @@ class Generator:
         em.lines += body.lines
         gens = "".join(f", g_{k}" for k in range(len(self.streams)))
         head = ["@jit", f"def run_path(i, {KERNEL_ARGS}, err{gens}):"]
-        return head + em.lines
+        return head + self.prune(em.lines)
+
+    def prune(self, lines: list[str]) -> list[str]:
+        """Drop what nothing reads: q_j registers never used, and the stores of variables that are not outputs
+        and are never read from memory (every read of them hit a register)."""
+        m = self.model
+        text = "\n".join(lines)
+        outputs = {o.name for o in m.outputs} or set(m.order)
+        drop: list[re.Pattern[str]] = []
+        for j, name in enumerate(m.order):
+            if not re.search(rf"\bq_{j}\b(?! = )", text):
+                drop.append(re.compile(rf"^\s*q_{j} = "))
+            mem = re.compile(rf"(?<![A-Za-z0-9_])vals(?:\[{j}, |, {j}, )")
+            if name not in outputs and not any(mem.search(x) and not re.match(rf"^\s*vals\[{j}, i, s\] = ", x)
+                                               for x in lines):
+                drop.append(re.compile(rf"^\s*vals\[{j}, i, s\] = "))
+        return [x for x in lines if not any(p.match(x) for p in drop)]
 
     # -- the module -----------------------------------------------------------------------------
 
@@ -865,6 +1051,7 @@ class Generator:
             f"PEL_VERSION = {__version__!r}",
             f"PARAMS = {tuple(p.name for p in m.params)!r}",
             f"DIST_COLUMNS = {tuple(self.dist_columns)!r}",
+            f"BETA_TABLES = {tuple(self.beta_tables)!r}",
             f"VARS = {tuple(self.var_names)!r}",
             f"SITES = {tuple(self.sites)!r}",
             f"CONSTRAINTS = {tuple((c.name, c.severity) for c in m.constraints)!r}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ class Plan:
     program: ir.Program
     mod: ModuleType
     T: int
+    btab: np.ndarray  # (n, rt.BTAB_LEN): quantile tables of the Beta parameters (Monte Carlo only)
     ovm: np.ndarray  # (P,) bool: overridden parameters
     ovv: np.ndarray  # (P,) their values
     outputs: list[tuple[str, int, bool, bool]]  # (name, row in vals, time_varying, boolean)
@@ -70,8 +72,20 @@ class Block:
             evc=np.zeros((len(mod.EMITS), T + 1), np.int64),
         )
 
+    def reset(self) -> None:
+        """Ready a reused block for the next kernel call (vals needs no reset: each path writes the steps it
+        reaches, and steps after a stop are masked by its status)."""
+        self.pout.fill(np.nan)
+        self.st.fill(0)
+        self.cfirst.fill(-1)
+        self.ccount.fill(0)
+        self.cmsg.fill(np.nan)
+        self.wlog.fill(0)
+        self.wvals.fill(np.nan)
+        self.evc.fill(0)
+
     def call(self, plan: Plan, det: bool, zmat: np.ndarray, gens: list[np.random.Generator]) -> None:
-        args = (det, plan.T, zmat, plan.ovm, plan.ovv, self.vals, self.pout, self.st, self.cfirst,
+        args = (det, plan.T, zmat, plan.btab, plan.ovm, plan.ovv, self.vals, self.pout, self.st, self.cfirst,
                 self.ccount, self.cmsg, self.wlog, self.wvals, self.evc, *gens)
         if not rt.JIT_ENABLED:
             plan.mod.kernel(*args)
@@ -142,7 +156,35 @@ def _plan(program: ir.Program, T: int, params: dict[str, float]) -> Plan:
         time_varying = var.time_varying if var is not None else True
         outputs.append((name, row[name], time_varying, var is not None and var.type.kind == "Boolean"))
     n_msg = max([1] + [sum(1 for _, kind in parts if kind != "text") for parts in mod.MESSAGES])
-    return Plan(program, mod, T, ovm, ovv, outputs, n_msg)
+    return Plan(program, mod, T, np.full((1, 1), np.nan), ovm, ovv, outputs, n_msg)
+
+
+_BETA_TABLES: dict[tuple[float, float], np.ndarray] = {}
+
+
+def _beta_tables(program: ir.Program, mod: ModuleType) -> np.ndarray:
+    """Rows of quantile tables for the model's Beta parameters with constant shapes (others get a row that
+    matches no shapes, so the kernel solves their quantiles in full). Tables are kept for the process."""
+    params = {p.name: p for p in program.model.params}
+    out = np.full((max(1, len(mod.BETA_TABLES)), rt.BTAB_LEN), np.nan)
+    for r, name in enumerate(mod.BETA_TABLES):
+        d = params[name].distribution
+        try:
+            a, b = (d.param(k) for k in ("alpha", "beta"))
+        except KeyError:
+            continue
+        if not (isinstance(a, ir.Literal) and isinstance(b, ir.Literal)):
+            continue
+        key = (a.value, b.value)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in key):
+            continue
+        key = (float(key[0]), float(key[1]))
+        if key not in _BETA_TABLES:
+            tab = np.empty(rt.BTAB_LEN)
+            rt.beta_table(key[0], key[1], tab)
+            _BETA_TABLES[key] = tab
+        out[r] = _BETA_TABLES[key]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,22 +309,49 @@ class BlockSummary:
     c_first: list[tuple[int, int, np.ndarray] | None]  # per constraint: (path, t, message values)
 
 
+class BlockPool:
+    """Full-size blocks reused across kernel calls: a fresh 20 MB buffer per block costs its page faults
+    again every time (measured comparable to the kernel itself)."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.free: queue.SimpleQueue[Block] = queue.SimpleQueue()
+
+    def take(self, n: int) -> Block:
+        if n != sampling.BLOCK_SIZE:
+            return Block.alloc(self.plan, n)
+        try:
+            block = self.free.get_nowait()
+        except queue.Empty:
+            return Block.alloc(self.plan, n)
+        block.reset()
+        return block
+
+    def give(self, block: Block) -> None:
+        if block.vals.shape[1] == sampling.BLOCK_SIZE:
+            self.free.put(block)
+
+
 def _run_block(plan: Plan, seed: int, runs: int, b: int, cop: sampling.Copula | None,
-               rows: list[int], collector: Collector) -> BlockSummary:
+               rows: list[int], collector: Collector, pool: BlockPool) -> BlockSummary:
+    block = pool.take(min(sampling.BLOCK_SIZE, runs - b * sampling.BLOCK_SIZE))
+    try:
+        return _block_summary(plan, seed, b, cop, rows, collector, block)
+    finally:
+        pool.give(block)
+
+
+def _block_summary(plan: Plan, seed: int, b: int, cop: sampling.Copula | None, rows: list[int],
+                   collector: Collector, block: Block) -> BlockSummary:
     mod = plan.mod
     start = b * sampling.BLOCK_SIZE
-    n = min(sampling.BLOCK_SIZE, runs - start)
+    n = block.vals.shape[1]
     zmat = sampling.param_normals(seed, b, n, mod.DIST_COLUMNS, cop)
-    block = Block.alloc(plan, n)
     block.call(plan, False, zmat, sampling.inline_generators(seed, mod.STREAMS, b))
     st = block.st
-    x = block.vals[rows]
     fault = st[:, 0] == rt.S_FAULT
     fatal = st[:, 0] == rt.S_FATAL
-    x[:, fault, :] = np.nan
-    after = np.arange(plan.T + 1)[None, :] > st[:, 1][:, None]
-    x[:, fatal[:, None] & after] = np.nan
-    collector.add(start, x)
+    moments = Moments.of_kernel_block(block.vals, np.asarray(rows, np.int64), st, collector.values, start)
     kinds, counts = np.unique(st[fault, 3], return_counts=True)
     first_fault = None
     if fault.any():
@@ -299,7 +368,7 @@ def _run_block(plan: Plan, seed: int, runs: int, b: int, cop: sampling.Copula | 
         else:
             c_first.append(None)
     return BlockSummary(
-        moments=Moments.of_block(x),
+        moments=moments,
         n_fault={int(k): int(v) for k, v in zip(kinds, counts, strict=True)},
         first_fault=first_fault,
         n_fatal=int(fatal.sum()),
@@ -315,14 +384,17 @@ def _monte_carlo(plan: Plan, seed: int, runs: int, threads: int,
                  progress: Callable[[int, int], None] | None) -> Result:
     mod = plan.mod
     notes: list[str] = []
+    plan.btab = _beta_tables(plan.program, mod)
     cop = sampling.copula(plan.program.model, mod.DIST_COLUMNS, notes)
     rows = [j for _, j, _, _ in plan.outputs]
     collector = Collector(len(rows), plan.T + 1, runs)
     n_blocks = -(-runs // sampling.BLOCK_SIZE)
     parallel = threads > 1 and n_blocks > 1 and runs * (plan.T + 1) >= PARALLEL_THRESHOLD
 
+    blocks = BlockPool(plan)
+
     def work(b: int) -> BlockSummary:
-        return _run_block(plan, seed, runs, b, cop, rows, collector)
+        return _run_block(plan, seed, runs, b, cop, rows, collector, blocks)
 
     summaries: list[BlockSummary] = []
     pool = ThreadPoolExecutor(max_workers=threads) if parallel else None
@@ -332,13 +404,13 @@ def _monte_carlo(plan: Plan, seed: int, runs: int, threads: int,
             summaries.append(summary)
             if progress is not None:
                 progress(min((b + 1) * sampling.BLOCK_SIZE, runs), runs)
-        pct = _percentiles(collector, len(rows), plan.T + 1, pool)
+        moments = summaries[0].moments
+        for s in summaries[1:]:  # block order: the same bits for any thread count
+            moments = moments.merge(s.moments)
+        pct = _percentiles(collector, moments.n, pool)
     finally:
         if pool is not None:
             pool.shutdown()
-    moments = summaries[0].moments
-    for s in summaries[1:]:
-        moments = moments.merge(s.moments)
     variables = _mc_variables(plan, moments, pct)
     result = _result(plan, "success", None, "monte_carlo", seed, [], [], variables, _det_central(plan))
     _mc_summaries(plan, result, summaries, runs)
@@ -346,10 +418,16 @@ def _monte_carlo(plan: Plan, seed: int, runs: int, threads: int,
     return result
 
 
-def _percentiles(collector: Collector, n_vars: int, n_steps: int, pool: ThreadPoolExecutor | None) -> np.ndarray:
+def _percentiles(collector: Collector, valid: np.ndarray, pool: ThreadPoolExecutor | None) -> np.ndarray:
+    """Percentiles per (output, t); numpy's selection releases the GIL, so cells run on the pool."""
+    n_vars, n_steps = valid.shape
     cells = [(v, t) for v in range(n_vars) for t in range(n_steps)]
     out = np.empty((n_vars, n_steps, len(PERCENTILES)))
-    found = pool.map(lambda c: collector.percentiles(*c), cells) if pool else map(lambda c: collector.percentiles(*c), cells)
+
+    def one(cell: tuple[int, int]) -> np.ndarray:
+        return collector.percentiles(cell[0], cell[1], int(valid[cell]))
+
+    found = pool.map(one, cells) if pool else map(one, cells)
     for (v, t), values in zip(cells, found, strict=True):
         out[v, t] = values
     return out

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pel.backend.runtime import S_FATAL, S_FAULT, jit
+
 PERCENTILES = (5, 10, 25, 50, 75, 90, 95)
 
 
@@ -26,6 +28,19 @@ class Moments:
         mean = np.divide(total, n, out=np.zeros_like(total), where=n > 0)
         dev = np.where(valid, x - mean[:, None, :], 0.0)
         return Moments(n.astype(np.int64), mean, (dev * dev).sum(axis=1))
+
+    @staticmethod
+    def of_kernel_block(vals: np.ndarray, rows: np.ndarray, st: np.ndarray, values: np.ndarray,
+                        start: int) -> Moments:
+        """Moments of the output rows of a kernel block (faulted paths and steps after a fatal stop
+        excluded), storing the same masked values into `values[:, :, start:]`; the same bits as
+        `of_block` on the masked copy, in one compiled pass without the GIL."""
+        V, T1 = len(rows), vals.shape[2]
+        n = np.zeros((V, T1), np.int64)
+        mean = np.zeros((V, T1))
+        m2 = np.zeros((V, T1))
+        block_moments(vals, rows, st, values, start, n, mean, m2)
+        return Moments(n, mean, m2)
 
     def merge(self, other: Moments) -> Moments:
         """Chan et al. pairwise merge; applied in block order it gives the same bits for any thread count."""
@@ -55,12 +70,121 @@ class Collector:
         """Store a block x (V, B, T+1) of paths start..start+B."""
         self.values[:, :, start:start + x.shape[1]] = x.transpose(0, 2, 1)
 
-    def percentiles(self, var: int, step: int) -> np.ndarray:
-        """The PERCENTILES of one (variable, t) over the valid paths (linear interpolation); NaN if none."""
+    def percentiles(self, var: int, step: int, valid: int | None = None) -> np.ndarray:
+        """The PERCENTILES of one (variable, t) over the valid paths (linear interpolation); NaN if none.
+
+        Destroys the order of the stored row (selection in place); `valid` is the known count of non-NaN
+        values, which saves a scan when every path has one."""
         row = self.values[var, step]
-        mask = ~np.isnan(row)
-        if not mask.all():
-            row = row[mask]
+        if valid is None or valid != row.size:
+            mask = ~np.isnan(row)
+            if not mask.all():
+                row = row[mask]
         if row.size == 0:
             return np.full(len(PERCENTILES), np.nan)
-        return np.percentile(row, PERCENTILES)
+        return percentiles_inplace(row)
+
+
+_Q = np.true_divide(np.array(PERCENTILES), 100)
+
+
+def percentiles_inplace(row: np.ndarray) -> np.ndarray:
+    """np.percentile(row, PERCENTILES) (method "linear"), the same bits, for a row without NaN; the row is
+    reordered. numpy selects all 14 ranks with one multi-kth partition; here each partition works only
+    on the segment between ranks already placed (about 2.5x less work on a million values)."""
+    n = row.shape[0]
+    vi = (n - 1) * _Q  # numpy's virtual indexes, computed as numpy computes them
+    prev = np.floor(vi)
+    nxt = prev + 1
+    prev[vi >= n - 1] = -1
+    nxt[vi >= n - 1] = -1
+    prev = prev.astype(np.intp)
+    nxt = nxt.astype(np.intp)
+    gamma = vi - prev
+    ranks = sorted({int(k) % n for k in np.concatenate((prev, nxt))})
+    stats = order_stats(row, ranks)
+    a = np.array([stats[int(k) % n] for k in prev])
+    b = np.array([stats[int(k) % n] for k in nxt])
+    diff = b - a  # numpy's _lerp
+    out = a + diff * gamma
+    np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5)
+    return out
+
+
+def order_stats(row: np.ndarray, ranks: list[int]) -> dict[int, float]:
+    """The values of the given sorted 0-based ranks; partitions `row` in place, recursively by segments.
+    A rank right after a placed rank is the least value of the segment that follows it."""
+    placed = [k for k in ranks if k - 1 not in ranks or k - 2 in ranks]
+    _select(row, 0, row.shape[0], placed)
+    out = {k: float(row[k]) for k in placed}
+    for k in ranks:
+        if k not in out:
+            end = next((p for p in placed if p >= k), row.shape[0])
+            out[k] = float(row[k]) if end == k else float(row[k:end].min())
+    return out
+
+
+def _select(row: np.ndarray, lo: int, hi: int, ranks: list[int]) -> None:
+    """Place the given ranks (all within lo..hi-1) of row[lo:hi]: middle rank first, then each side."""
+    if not ranks:
+        return
+    m = len(ranks) // 2
+    k = ranks[m]
+    row[lo:hi].partition(k - lo)
+    _select(row, lo, k, ranks[:m])
+    _select(row, k + 1, hi, ranks[m + 1:])
+
+
+CHUNK = 64  # paths per tile: a tile (T+1) x CHUNK stays in L1 and is copied out row by row
+
+
+@jit
+def block_moments(vals, rows, st, values, start, n, mean, m2):  # noqa: ANN001, ANN201 - compiled
+    """Fill n, mean, m2 (V, T+1) of one block, summing over paths in path order (as numpy does along
+    axis 1), and copy the masked values (NaN: no value) into values[v, t, start + path].
+
+    Steps are the inner loop: each path's row of vals is read contiguously and the T+1 running sums are
+    independent (no single chain of dependent additions); values go out through a small transposed tile
+    so that every write to the collector is contiguous."""
+    B = vals.shape[1]
+    T1 = vals.shape[2]
+    last = np.empty(B, np.int64)
+    for i in range(B):
+        last[i] = T1 - 1
+        if st[i, 0] == S_FAULT:
+            last[i] = -1
+        elif st[i, 0] == S_FATAL:
+            last[i] = min(st[i, 1], T1 - 1)
+    acc = np.zeros(T1)
+    mu = np.zeros(T1)
+    cnt = np.zeros(T1, np.int64)
+    tile = np.empty((T1, CHUNK))
+    for k in range(rows.shape[0]):
+        j = rows[k]
+        acc[:] = 0.0
+        cnt[:] = 0
+        for i0 in range(0, B, CHUNK):
+            w = min(CHUNK, B - i0)
+            for c in range(w):
+                i = i0 + c
+                stop = last[i] + 1
+                for t in range(stop):  # steps a path reached hold finite values (the kernel checks)
+                    x = vals[j, i, t]
+                    tile[t, c] = x
+                    cnt[t] += 1
+                    acc[t] += x
+                for t in range(stop, T1):
+                    tile[t, c] = np.nan
+            for t in range(T1):
+                values[k, t, start + i0:start + i0 + w] = tile[t, :w]
+        for t in range(T1):
+            mu[t] = acc[t] / cnt[t] if cnt[t] > 0 else 0.0
+        acc[:] = 0.0
+        for i in range(B):
+            for t in range(last[i] + 1):
+                d = vals[j, i, t] - mu[t]
+                acc[t] += d * d
+        for t in range(T1):
+            n[k, t] = cnt[t]
+            mean[k, t] = mu[t]
+            m2[k, t] = acc[t]

@@ -1,0 +1,255 @@
+"""Mergeable quantile sketch: sorted per-block compaction, block-ordered hierarchical merging, proven rank bound.
+
+The data of one statistic cell (an output variable at one time step) is summarised by weighted items
+(value, weight): the weight is the number of paths an item stands for. Its rank function is
+R_S(v) = sum of the weights of the items <= v; the exact rank function of the data is R_D(v) = #{x <= v}.
+A summary carries `err`, a proven bound on sup_v |R_S(v) - R_D(v)| (and the same for strict ranks), in paths.
+
+Three operations, each with its error accounting:
+
+* `compact_block` (level 0): the valid values of one block (at most 4096 paths) are sorted and cut into
+  groups of K0 consecutive values; each group is replaced by its weighted median with the group's weight.
+  For a query v, every group lies wholly below or above v except at most one, and the median
+  representative of a group of weight w misplaces at most w/2 of its paths (precisely
+  max(cum(r-1), w - cum(r)) where r is the representative), so err <= K0/2 per block.
+* merging (concatenation, in block order): R_{S1+S2} = R_S1 + R_S2, so errors add. No new error.
+* `compact` (level l >= 1): the merged items, sorted, are cut greedily into groups of weight <= W_l and
+  each group is replaced by its weighted median: the same argument gives a new error <= W_l / 2.
+
+`QuantileSketch` keeps pending summaries per level; FANOUT (G) summaries of level l are merged and
+compacted with W_{l+1} = K0 * FACTOR**(l+1) into one of level l+1. A level-l summary covers 4096 * G**l
+paths and its compaction added at most K0 * F**l / 2 paths of rank error, so over N paths (B blocks)
+
+    err <= B * K0/2 * sum_l (F/G)**l < (N / 4096) * K0/2 / (1 - F/G)
+
+and with K0 = 16, G = 16, F = 8 the relative rank error is below 2 * 16 / 8192 = 1/256 ~ 0.39% (every
+summary also tracks its own, usually smaller, bound per cell: `rank_error_bound()`). A level-l summary
+holds about (4096/K0) * (G/F)**l = 256 * 2**l items, fewer than G are pending per level, so the memory
+is about 16 * 256 * 2**(L+1) items per cell for L = log_16(B) levels (32768 items for 10 million paths).
+
+Percentile queries return, for the target rank r of np.percentile's linear method, the smallest item
+whose cumulative weight exceeds r (interpolated between ranks floor(h) and floor(h)+1 the same way):
+its true rank is within err of r. Everything is deterministic: the same blocks merged in the same block
+order give the same bits, whatever thread or machine compacted each block.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+K0 = 16  # level-0 group size (paths per item) within a block
+FANOUT = 16  # summaries of one level merged into one of the next
+FACTOR = 8  # weight growth per level (FACTOR < FANOUT makes the per-level errors a geometric series)
+BLOCK = 4096  # the block size the bound is stated for (sampling.BLOCK_SIZE)
+
+# The relative rank-error bound of a sketch over full blocks, whatever the number of paths.
+RELATIVE_BOUND = K0 / (2 * BLOCK) / (1 - FACTOR / FANOUT)
+
+_JIT = os.environ.get("PEL_JIT", "1").strip() != "0"
+
+
+@dataclass
+class Summary:
+    """Weighted items per cell: values (C, m) ascending per cell, NaN padding last; weights (C, m), 0 for padding."""
+
+    values: np.ndarray  # (C, m) float64
+    weights: np.ndarray  # (C, m) int64
+    err: np.ndarray  # (C,) float64: rank-error bound, in paths
+    count: np.ndarray  # (C,) int64: values summarised (the total weight)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.values.nbytes + self.weights.nbytes + self.err.nbytes + self.count.nbytes)
+
+
+def compact_block(x: np.ndarray, k0: int = K0) -> Summary:
+    """Level-0 summary of one block: x (C, n), NaN meaning "no value"; groups of k0 sorted values."""
+    if x.ndim != 2:
+        raise ValueError("compact_block expects a (cells, paths) array")
+    c, n = x.shape
+    s = np.sort(x, axis=1)  # NaN sorts last
+    nv = n - np.isnan(s).sum(axis=1) if n else np.zeros(c, np.int64)
+    groups = -(-n // k0)
+    j = np.arange(groups, dtype=np.int64)
+    w = np.clip(nv[:, None] - j[None, :] * k0, 0, k0).astype(np.int64)  # (C, groups)
+    r = (w + 1) // 2  # 1-based position of the weighted median: cum(r) >= w/2
+    idx = j[None, :] * k0 + np.maximum(r, 1) - 1
+    vals = np.take_along_axis(s, idx, axis=1) if groups else np.empty((c, 0))
+    vals[w == 0] = np.nan
+    miss = np.where(w > 0, np.maximum(r - 1, w - r), 0)
+    err = miss.max(axis=1, initial=0).astype(np.float64)
+    return Summary(vals, w, err, nv.astype(np.int64))
+
+
+def concat(parts: Sequence[Summary]) -> Summary:
+    """The union of summaries (in the given order): errors and counts add."""
+    if not parts:
+        raise ValueError("concat of no summaries")
+    if len(parts) == 1:
+        return parts[0]
+    return Summary(
+        np.concatenate([p.values for p in parts], axis=1),
+        np.concatenate([p.weights for p in parts], axis=1),
+        np.sum([p.err for p in parts], axis=0),
+        np.sum([p.count for p in parts], axis=0),
+    )
+
+
+def _sorted(s: Summary) -> tuple[np.ndarray, np.ndarray]:
+    """Items of each cell sorted by value (ties in a fixed order), padding last."""
+    pos = s.weights > 0
+    wmax = np.where(pos, s.weights, 0).max(axis=1, initial=0)
+    wmin = np.where(pos, s.weights, np.iinfo(np.int64).max).min(axis=1, initial=np.iinfo(np.int64).max)
+    uniform = (wmax == wmin) | (wmax == 0)
+    vals = np.sort(s.values, axis=1)  # rows whose items all weigh the same need no permutation of weights
+    wts = np.where(np.arange(s.values.shape[1])[None, :] < pos.sum(axis=1)[:, None], wmax[:, None], 0)
+    odd = np.nonzero(~uniform)[0]
+    if odd.size:
+        order = np.argsort(s.values[odd], axis=1, kind="stable")
+        vals[odd] = np.take_along_axis(s.values[odd], order, axis=1)
+        wts[odd] = np.take_along_axis(s.weights[odd], order, axis=1)
+    return vals, wts.astype(np.int64)
+
+
+def _group(vals: np.ndarray, wts: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Per row (sorted by value, weight-0 padding last): greedy groups of weight <= cap, each replaced by its
+    weighted median (the first item whose cumulative weight reaches half the group's)."""
+    c, m = vals.shape
+    out_v = np.full((c, m), np.nan)
+    out_w = np.zeros((c, m), np.int64)
+    err = np.zeros(c)
+    width = 0
+    for i in range(c):
+        k = 0
+        start = 0
+        gw = 0
+        worst = 0
+        j = 0
+        while j <= m:
+            last = j == m or wts[i, j] == 0
+            if gw > 0 and (last or gw + wts[i, j] > cap):
+                cum = 0
+                r = start
+                while 2 * (cum + wts[i, r]) < gw:
+                    cum += wts[i, r]
+                    r += 1
+                miss = max(cum, gw - cum - wts[i, r])  # weight before / after the representative
+                if miss > worst:
+                    worst = miss
+                out_v[i, k] = vals[i, r]
+                out_w[i, k] = gw
+                k += 1
+                start = j
+                gw = 0
+            if last:
+                break
+            gw += wts[i, j]
+            j += 1
+        err[i] = worst
+        if k > width:
+            width = k
+    return out_v, out_w, err, width
+
+
+if _JIT:
+    import numba
+
+    _group = numba.njit(nogil=True, cache=True)(_group)
+
+
+def compact(parts: Sequence[Summary], cap: int) -> Summary:
+    """Merge summaries and compact their union into groups of weight <= cap (see the module docstring)."""
+    merged = concat(parts)
+    vals, wts = _sorted(merged)
+    out_v, out_w, added, width = _group(vals, wts, int(cap))
+    return Summary(out_v[:, :width].copy(), out_w[:, :width].copy(), merged.err + added, merged.count)
+
+
+def query(s: Summary, percents: Sequence[float]) -> np.ndarray:
+    """Percentiles (C, len(percents)) in np.percentile's linear convention, from weighted items; NaN if empty."""
+    vals, wts = _sorted(s)
+    cum = np.cumsum(wts, axis=1)
+    n = s.count
+    out = np.full((vals.shape[0], len(percents)), np.nan)
+    has = n > 0
+    if not has.any() or vals.shape[1] == 0:
+        return out
+    rows = np.nonzero(has)[0]
+    cv, cc, nn = vals[rows], cum[rows], n[rows]
+    last = nn - 1
+    for m, p in enumerate(percents):
+        h = (p / 100.0) * (nn - 1)
+        lo = np.floor(h).astype(np.int64)
+        frac = h - lo
+        hi = np.minimum(lo + 1, last)
+        a = _order_stat(cv, cc, lo)
+        b = _order_stat(cv, cc, hi)
+        out[rows, m] = a + (b - a) * frac  # the same formula np.percentile uses (exact when a == b)
+    return out
+
+
+def _order_stat(vals: np.ndarray, cum: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """The item holding 0-based rank `rank`: the first with cumulative weight > rank."""
+    idx = np.array([np.searchsorted(cum[i], rank[i], side="right") for i in range(vals.shape[0])], np.int64)
+    idx = np.minimum(idx, vals.shape[1] - 1)
+    return vals[np.arange(vals.shape[0]), idx]
+
+
+class QuantileSketch:
+    """Block summaries added in block order; merged level by level (see the module docstring)."""
+
+    def __init__(self, n_cells: int, *, k0: int = K0, fanout: int = FANOUT, factor: int = FACTOR) -> None:
+        if not (1 <= factor < fanout):
+            raise ValueError("factor must be below fanout for a bounded error")
+        self.n_cells = n_cells
+        self.k0, self.fanout, self.factor = k0, fanout, factor
+        self.levels: list[list[Summary]] = [[]]
+        self.peak_bytes = 0
+
+    def add(self, s: Summary) -> None:
+        """Add the level-0 summary of the next block (summaries must come in block order)."""
+        if s.values.shape[0] != self.n_cells:
+            raise ValueError("summary has the wrong number of cells")
+        self.levels[0].append(s)
+        level = 0
+        while len(self.levels[level]) >= self.fanout:
+            parts = self.levels[level]
+            self.levels[level] = []
+            if len(self.levels) == level + 1:
+                self.levels.append([])
+            self.levels[level + 1].append(compact(parts, self.k0 * self.factor ** (level + 1)))
+            level += 1
+        self.peak_bytes = max(self.peak_bytes, self.nbytes)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(s.nbytes for level in self.levels for s in level)
+
+    def summary(self) -> Summary:
+        """Everything added so far, as one summary (highest level first: a fixed order)."""
+        parts = [s for level in reversed(self.levels) for s in level]
+        if not parts:
+            return Summary(np.empty((self.n_cells, 0)), np.empty((self.n_cells, 0), np.int64),
+                           np.zeros(self.n_cells), np.zeros(self.n_cells, np.int64))
+        return concat(parts)
+
+    def quantiles(self, percents: Sequence[float]) -> np.ndarray:
+        """Percentiles (C, len(percents)) of everything added so far."""
+        return query(self.summary(), percents)
+
+    def rank_error_bound(self) -> float:
+        """The largest proven relative rank error over the cells with values (0.0 if none)."""
+        s = self.summary()
+        has = s.count > 0
+        if not has.any():
+            return 0.0
+        return float(np.max(s.err[has] / s.count[has]))
+
+
+def theoretical_bound(k0: int = K0, fanout: int = FANOUT, factor: int = FACTOR, block: int = BLOCK) -> float:
+    """The relative rank-error bound over full blocks: k0 / (2 block) / (1 - factor / fanout)."""
+    return k0 / (2 * block) / (1 - factor / fanout)

@@ -1,0 +1,115 @@
+"""The backend's fast paths give exactly the results of their plain definitions (index checks inline,
+registers, percentiles, block moments, tabulated Beta quantiles)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from pel.backend import engine, runtime, stats
+from pel.diagnostics import RunError
+from pel.ir import nodes as ir
+
+from .irbuild import Names, lit, param, parse, policy, program, rule, var
+
+
+def _run_fault(expr: str, steps: int = 3) -> str:
+    names = Names(vars={"x", "y"})
+    prog = program("F", [], [
+        var("y", rule("general", parse("t + 1", names))),
+        var("x", rule("general", parse(expr, names))),
+    ])
+    with pytest.raises(RunError) as exc:
+        engine.run(prog, steps=steps)
+    return exc.value.code
+
+
+@pytest.mark.parametrize("expr", ["y[t-1]", "y[t+1]", "y[5]", "y[-1]", "y[t/2]", "lag(y, 1)", "x[t]"])
+def test_static_and_dynamic_index_faults(expr: str) -> None:
+    assert _run_fault(expr) == "E0301"
+
+
+def test_static_indices_read_the_right_steps() -> None:
+    names = Names(vars={"x", "y", "z"})
+    prog = program("Idx", [], [
+        var("y", rule("general", parse("t * t", names))),
+        var("x", rule("initial", lit(0)), rule("shifted", parse("y[t] + y[t+1] + y[0] + x[t] + lag(y, 0)", names),
+                                                shift=1)),
+        var("z", rule("general", parse("y[t - 2] + y[t / 2] if t >= 2 and t % 2 == 0 else 0", names))),
+    ])
+    res = engine.run(prog, steps=4)
+    x = [0.0]
+    for s in range(1, 5):
+        x.append((s - 1) ** 2 + s * s + x[-1] + (s - 1) ** 2)
+    assert list(res["x"].value) == x
+    assert list(res["z"].value) == [0, 0, 0 + 1, 0, 4 + 4]
+
+
+def test_policy_write_is_seen_by_later_reads_in_the_step() -> None:
+    names = Names(vars={"a", "b"})
+    prog = program("Pol", [], [
+        var("a", rule("general", parse("t + 1", names))),
+        var("b", rule("general", parse("a[t] * 10", names))),
+    ], policies=[policy("p", parse("t == 1", names), ir.Action("assign", "a", "var", lit(100)))])
+    res = engine.run(prog, steps=2)
+    assert list(res["a"].value) == [1, 100, 3]
+
+
+def test_division_and_power_guards() -> None:
+    assert _run_fault("1 / (y[t] - 1)") == "E0800"
+    assert _run_fault("(0 - y[t]) ** 0.5") == "E0800"
+    assert _run_fault("ln(0 - y[t])") == "E0800"
+    assert _run_fault("sqrt(0 - y[t])") == "E0800"
+    assert _run_fault("y[t] % 0") == "E0800"
+
+
+def test_percentiles_match_numpy_bits() -> None:
+    rng = np.random.default_rng(0)
+    for n in [*range(1, 40), 99, 1000, 4097, 50_001]:
+        for data in (rng.normal(size=n), rng.integers(0, 4, n).astype(float), -rng.lognormal(size=n)):
+            assert np.array_equal(stats.percentiles_inplace(data.copy()), np.percentile(data, stats.PERCENTILES))
+
+
+def test_block_moments_match_numpy_on_masked_values() -> None:
+    rng = np.random.default_rng(1)
+    B, T1 = 300, 7
+    vals = rng.normal(size=(4, B, T1)) * 1e3
+    st = np.zeros((B, 4), np.int64)
+    st[5, 0] = runtime.S_FAULT
+    st[9, 0], st[9, 1] = runtime.S_FATAL, 3
+    st[12, 0], st[12, 1] = runtime.S_FATAL, 0
+    rows = np.array([2, 0], np.int64)
+    values = np.full((2, T1, B + 10), -1.0)
+    m = stats.Moments.of_kernel_block(vals, rows, st, values, 10)
+    x = vals[rows]
+    x[:, 5, :] = np.nan
+    x[:, 9, 4:] = np.nan
+    x[:, 12, 1:] = np.nan
+    ref = stats.Moments.of_block(x)
+    assert np.array_equal(m.n, ref.n) and np.array_equal(m.mean, ref.mean) and np.array_equal(m.m2, ref.m2)
+    assert np.array_equal(values[:, :, 10:], x.transpose(0, 2, 1), equal_nan=True)
+
+
+@pytest.mark.parametrize(("a", "b"), [(3.0, 97.0), (2.0, 6.0), (0.7, 2.5), (0.3, 0.4), (50.0, 50.0)])
+def test_tabulated_beta_quantile_agrees_with_solver(a: float, b: float) -> None:
+    tab = np.empty(runtime.BTAB_LEN)
+    runtime.beta_table(a, b, tab)
+    err = np.zeros(1, np.int64)
+    for z in (-9.0, -7.99, -3.2, -1e-9, 0.0, 0.4, 2.5, 7.9, 8.5):
+        fast = runtime.from_z_beta(tab, a, b, z, err)
+        slow = runtime.from_z(runtime.D_BETA, a, b, 0.0, z, err)
+        assert fast == pytest.approx(slow, rel=1e-13, abs=1e-300), z
+        p = 0.5 * math.erfc(-z / math.sqrt(2))
+        assert runtime.betainc(a, b, fast) == pytest.approx(p, rel=1e-9) if p > 1e-12 else True
+    other = runtime.from_z_beta(tab, a + 1.0, b, 0.3, err)  # a table for other shapes is not used
+    assert other == runtime.from_z(runtime.D_BETA, a + 1.0, b, 0.0, 0.3, err)
+    assert err[0] == 0
+
+
+def test_inline_normal_draw_with_invalid_sigma_faults_in_monte_carlo() -> None:
+    names = Names(params={"s"}, vars={"x"})
+    prog = program("D", [param("s", -1.0)], [var("x", rule("general", parse("Normal(mu=0, sigma=s)", names)))])
+    res = engine.run(prog, mode="monte_carlo", runs=10, steps=1)
+    assert res.failed_paths["count"] == 10

@@ -1,0 +1,1 @@
+"""Tests of Monte Carlo at scale: the quantile sketch, convergence, progress and Dask."""

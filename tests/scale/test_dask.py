@@ -1,0 +1,78 @@
+"""Dask: a real LocalCluster of two spawned worker processes gives byte-identical results, even if one dies."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+import pel  # noqa: E402
+from pel.backend import distributed as dd  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL = REPO / "examples" / "saas.pel"
+RUNS = 12 * 4096 + 100  # 13 blocks: one task per block on two workers
+STEPS = 12
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
+
+if "client" not in inspect.signature(pel.Model.run).parameters:  # TODO(lead): drop once /tmp/h_integrate.py is applied
+    pytest.skip("Model.run has no client= yet: the engine integration is not applied", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def client():  # noqa: ANN201 - distributed.Client
+    with dd.connect("local:2") as conn:
+        conn.client.wait_for_workers(2, timeout=60)
+        yield conn.client
+
+
+@pytest.fixture(scope="module")
+def model() -> pel.Model:
+    return pel.compile(str(MODEL))
+
+
+@pytest.mark.parametrize("memory_limit", [None, 1], ids=["exact", "sketch"])
+def test_same_bytes_as_local_run(client, model: pel.Model, memory_limit: int | None) -> None:  # noqa: ANN001
+    kw = {"runs": RUNS, "steps": STEPS, "seed": 7, "memory_limit": memory_limit}
+    local = model.run("monte_carlo", **kw).to_json()
+    remote = model.run("monte_carlo", client=client, **kw).to_json()
+    assert remote == local
+    assert ('"method": "sketch"' in local) == (memory_limit == 1)
+
+
+def test_worker_killed_mid_run_still_identical(client, model: pel.Model) -> None:  # noqa: ANN001
+    kw = {"runs": RUNS, "steps": STEPS, "seed": 11}
+    local = model.run("monte_carlo", **kw).to_json()
+    pids = client.run(os.getpid)
+    victim = sorted(pids.values())[0]
+    killed: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        if not killed:
+            os.kill(victim, signal.SIGKILL)
+            killed.append(done)
+
+    remote = model.run("monte_carlo", client=client, progress=progress, **kw).to_json()
+    assert killed and killed[0] < RUNS  # the worker died while blocks were still to come
+    assert remote == local
+
+
+def test_until_se_on_dask_matches_local(client, model: pel.Model) -> None:  # noqa: ANN001
+    kw = {"runs": 40 * 4096, "steps": STEPS, "seed": 3, "until_se": 0.01}
+    local = model.run("monte_carlo", **kw)
+    assert local.convergence["stopped"] == "converged" and local.runs < 40 * 4096
+    assert model.run("monte_carlo", client=client, **kw).to_json() == local.to_json()
+
+
+def test_bad_address_is_a_coded_error() -> None:
+    with pytest.raises(pel.RunError) as err:
+        dd.connect("nonsense")
+    assert err.value.code == "E0011"
+    with pytest.raises(pel.RunError):
+        dd.connect("local:0")
