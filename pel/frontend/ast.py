@@ -371,6 +371,7 @@ class IndexPattern(Node):
     literal: int | None  # set for `x[0]`, `x[5]`
     offset: int = 0  # for `t`, `t+1`, `t-1`; ignored when literal is set
     var: str = "t"  # the index variable name as written
+    expr: Expr | None = None  # the index as written when it is none of these forms (the checker reports it)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

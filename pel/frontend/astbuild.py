@@ -121,7 +121,11 @@ def provenance(where: Span, fields: list | None) -> ast.Provenance:
 
 
 def index_pattern(p, expr: ast.Expr) -> ast.IndexPattern:
-    """`x[0]`, `x[t]`, `x[t+1]`, `x[t-1]` on the left of a rule."""
+    """`x[0]`, `x[t]`, `x[t+1]`, `x[t-1]` on the left of a rule.
+
+    Any other index (`x[3.14]`, `x["a"]`, `x[2*t]`) is kept as written in `expr`: it is a type or shape
+    problem of the index, which the checker reports with the index's span.
+    """
     where = expr.span
     if isinstance(expr, ast.Number) and expr.integral:
         return ast.IndexPattern(where, int(expr.value))
@@ -131,9 +135,7 @@ def index_pattern(p, expr: ast.Expr) -> ast.IndexPattern:
             and isinstance(expr.right, ast.Number) and expr.right.integral):
         offset = int(expr.right.value)
         return ast.IndexPattern(where, None, offset if expr.op == "+" else -offset, expr.left.id)
-    p.lexer.error(where, "unsupported index on the left of a rule",
-                  "write a literal step (x[0]) or the time index with an offset (x[t], x[t+1])")
-    return ast.IndexPattern(where, None)
+    return ast.IndexPattern(where, None, expr=expr)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,12 +249,13 @@ def _with_block_fields(c: ast.ConstraintClause, severity, message) -> ast.Constr
 
 def policy(p, name: str, entries: list) -> ast.PolicyDecl:
     where = span(p, 1, 5)
-    trigger, actions, metadata = None, [], []
+    trigger, actions, metadata, has_then = None, [], [], False
     for kind, value in entries:
         if kind == "when":
             trigger = value
         elif kind == "then":
             actions.extend(stmts(value))
+            has_then = True
         elif value.key == "metadata" and isinstance(value.value, ast.RecordLit):
             metadata.extend(ast.ProvField(f.span, f.name, f.value) for f in value.value.fields)
         else:
@@ -260,7 +263,7 @@ def policy(p, name: str, entries: list) -> ast.PolicyDecl:
     if trigger is None:
         p.lexer.error(where, f"policy '{name}' has no `when:` trigger")
         trigger = ast.Bool(where, False)
-    if not actions:
+    if not has_then:  # `then: { }` is accepted (the checker warns that the policy does nothing)
         p.lexer.error(where, f"policy '{name}' has no `then:` action")
     return ast.PolicyDecl(where, name, trigger, tuple(actions), tuple(metadata))
 

@@ -5,6 +5,9 @@ Codes used besides the normative table of LANGUAGE.md §9 (unused slots, documen
          (`param g: Rate per Month = 0.15`, `Currency<USD> per Month = $10_000`); E0100 in strict mode.
   W0101  non-integral `simulate for` horizon rounded up to whole steps.
   W0702  a policy modifies a parameter (allowed, §5 [R]); E0702 in strict mode.
+  W0703  a policy with an empty action block (`then: { }`): it does nothing.
+  E0005  also: an index on the left of a rule of a shape PEL does not support (`x[2*t]`, `x[-1]`); a
+         non-whole or non-numeric index there (`x[3.14]`, `x["a"]`, `x[price]`) is E0100.
   E0601  also: a variable named like a key of the results JSON (DESIGN.md §3).
   E0800  division by a literal zero (the compile-time case of the runtime arithmetic error).
 Diagnostics are collected into the bag, never raised; they are sorted by source position.
@@ -327,6 +330,8 @@ class _Checker:
         literals: dict[int, ast.Node] = {}
         for node in nodes:
             pattern = node.index
+            if pattern is not None and pattern.expr is not None:
+                continue  # an invalid index, reported by rule_index: no rule to compare with
             if pattern is None:
                 if scalar is not None or general is not None:
                     self.dup_rule(name, node, scalar or general)
@@ -565,6 +570,15 @@ class _Checker:
         if id(node) in self.checked_rules:
             return self.out.types.get(id(value), UNKNOWN)
         self.checked_rules.add(id(node))
+        pattern = getattr(node, "index", None)
+        if pattern is not None and pattern.expr is not None:
+            self.rule_index(pattern.expr)
+        elif pattern is not None and pattern.literal is None and pattern.var not in TIME_NAMES:
+            sym = self.symbols.get(pattern.var)
+            if sym is not None:  # `x[price] = …`: a declared name is not another spelling of the time index
+                self.error("E0100", f"the index of a rule must be the time index or a whole step, "
+                           f"found the {sym.kind} '{pattern.var}'", pattern.span,
+                           "write a literal step (x[0]) or the time index with an offset (x[t], x[t+1])")
         env = self.rule_env(node)
         if getattr(node, "guard", None) is not None:
             self.boolean(node.guard, env, "E0100", "the rule's `for` condition")
@@ -578,6 +592,30 @@ class _Checker:
             if factor != 1.0:
                 self.out.coercions[id(value)] = factor
         return t
+
+    def rule_index(self, e: ast.Expr) -> None:
+        """An index on the left of a rule that is neither a whole step (`x[5]`) nor `t`±k (`x[t+1]`)."""
+        it = self.expr(e, Env()).element()
+        if it.unknown:
+            return
+        if it.kind != "num" or not it.dimensionless:
+            self.error("E0100", f"the index of a rule must be a whole number, found {type_text(it)}", e.span,
+                       "write a literal step (x[0]) or the time index with an offset (x[t], x[t+1])")
+            return
+        value = literal_value(e, self.step)
+        if value is None and isinstance(e, ast.Binary) and e.op in "+-":  # `t + 0.5`
+            value = next((v for v in map(literal_value, (e.left, e.right))
+                          if v is not None and not float(v).is_integer()), None)
+        if value is not None and not float(value).is_integer():
+            self.error("E0100", f"the index of a rule must be a whole number, found {value:g}", e.span,
+                       "write a literal step (x[0]) or the time index with an offset (x[t], x[t+1])")
+            return
+        if value is None and not it.integral:
+            self.error("E0100", f"the index of a rule must be a whole number, found {type_text(it)}", e.span,
+                       "write a literal step (x[0]) or the time index with an offset (x[t], x[t+1])")
+            return
+        self.error("E0005", "unsupported index on the left of a rule", e.span,
+                   "write a literal step (x[0]) or the time index with an offset (x[t], x[t+1])")
 
     # ------------------------------------------------------------------ funcs
     def check_func(self, f: ast.FuncDecl) -> None:
@@ -740,6 +778,9 @@ class _Checker:
     def check_policy(self, p: ast.PolicyDecl) -> None:
         env = Env(undefined_code="E0600")
         self.boolean(p.trigger, env, "E0700", f"the trigger of policy '{p.name}'")
+        if not p.actions:
+            self.bag.warning("W0703", f"policy '{p.name}' has no actions: it does nothing", p.span,
+                             "give it an action in `then: { … }` or remove it")
         self.actions(p.actions, env, p)
 
     def actions(self, actions: tuple[ast.Stmt, ...], env: Env, p: ast.PolicyDecl) -> None:

@@ -549,15 +549,28 @@ def p_stmt_for(p):
     p[0] = b.for_stmt(p, p[2], p[4], p[5])
 
 
+@_identity
+def p_stmt_simple(p):
+    """stmt : simple_stmt"""
+    p[0] = p[1]
+
+
 def p_stmt_return(p):
-    """stmt : RETURN expr
+    """simple_stmt : RETURN expr
     | RETURN"""
     p[0] = ast.ReturnStmt(b.span(p, 1, len(p) - 1), p[2] if len(p) == 3 else None)
 
 
 def p_stmt_assign(p):
-    """stmt : postfix assign_op expr"""
+    """simple_stmt : postfix assign_op expr"""
     p[0] = ast.AssignStmt(b.span(p, 1, 3), p[1], p[2], p[3])
+
+
+def p_stmt_if_then(p):
+    """simple_stmt : IF expr THEN simple_stmt %prec IFTHEN
+    | IF expr THEN simple_stmt ELSE simple_stmt"""
+    # `if c then return a else return b`: branches that are expressions parse as an if-expression instead
+    p[0] = ast.IfStmt(b.span(p, 1, len(p) - 1), p[2], (p[4],), (p[6],) if len(p) == 7 else ())
 
 
 def p_stmt_expr(p):

@@ -113,6 +113,14 @@ ERRORS = [
     ("  constraint c: share > 0 { severity: error }", "E0504", None),
     ("  policy p { when: share, then: share = 0.1 }", "E0700", (8, 20)),
     ("  var x = 1\n  policy p { when: t > 1, then: x = price }", "E0701", (9, 37)),
+    ("  policy p { when: 42, then: { } }", "E0700", (8, 20)),
+    ("  var x: TimeSeries<Fraction>\n  x[3.14] = 1", "E0100", (9, 5)),
+    ("  var x[2.5] = 1", "E0100", (8, 9)),
+    ("  var x: TimeSeries<Fraction>\n  x[t + 0.5] = 1", "E0100", (9, 5)),
+    ("  var x: TimeSeries<Fraction>\n  x[price] = 1", "E0100", (9, 5)),
+    ("  var x: TimeSeries<Fraction>\n  x[\"a\"] = 1", "E0100", (9, 5)),
+    ("  var x: TimeSeries<Fraction>\n  x[2 * t] = 1", "E0005", (9, 5)),
+    ("  func f(b: Boolean) -> Fraction {\n    if b then return 42 else return \"e\"\n  }", "E0100", (9, 37)),
 ]
 
 
@@ -124,6 +132,16 @@ def test_error_table(body, code, where):
     assert first.code == code, [d.header() for d in bag.errors]
     if where is not None:
         assert (first.span.line, first.span.col) == where, first.header()
+
+
+def test_policy_without_actions_warns():
+    _, _, bag = run("  var x = 1\n  policy p { when: t > 1, then: { } }")
+    assert not bag.errors and [d.code for d in bag.warnings] == ["W0703"]
+
+
+def test_if_then_else_statement_in_a_function_checks():
+    _, _, bag = run("  func f(x: Fraction) -> Fraction {\n    if x < 0 then return -x else return x;\n  }")
+    assert not bag.errors, [d.header() for d in bag.errors]
 
 
 def test_invalid_severity_hint_suggests_fatal():

@@ -323,6 +323,19 @@ def test_policy_conditional_action_and_changes_trigger():
     assert p.actions[0].else_[0].target.id == "c"
 
 
+def test_policy_with_empty_action_block_parses():
+    p = item("policy p { when: 42, then: { } }")  # the checker reports the trigger (E0700), not the parser
+    assert p.actions == () and isinstance(p.trigger, ast.Number)
+    assert syntax_errors("model M {\n  policy p { when: t > 1 }\n}") == [("E0005", 2, 3)]
+
+
+def test_unsupported_rule_index_is_kept_for_the_checker():
+    r = model("var r: TimeSeries<Fraction>\nr[3.14] = 1").items[1]
+    assert r.index.literal is None and isinstance(r.index.expr, ast.Number) and r.index.expr.text == "3.14"
+    assert (r.index.span.line, r.index.span.col, r.index.span.end_col) == (3, 3, 7)
+    assert model("var r: TimeSeries<Fraction>\nr[t+1] = 1").items[1].index.expr is None
+
+
 # --- functions and the rest -----------------------------------------------------------------------
 
 
@@ -333,6 +346,22 @@ def test_functions():
     assert isinstance(f.body[3].else_[0], ast.IfStmt)
     g = item("func g(a: Fraction) -> Fraction = a * 2")
     assert isinstance(g.body[0], ast.ReturnStmt)
+
+
+def test_if_then_else_statement():
+    f = item("func f(x: Fraction) -> Fraction {\n if x < 0 then return -x else return x;\n}")
+    (s,) = f.body
+    assert isinstance(s, ast.IfStmt) and show(s.cond) == "(x < 0)"
+    assert isinstance(s.then[0], ast.ReturnStmt) and show(s.then[0].value) == "(-x)"
+    assert isinstance(s.else_[0], ast.ReturnStmt) and show(s.else_[0].value) == "x"
+    g = item("func g(a: Fraction) -> Fraction {\n var y = 0\n if a > 1 then y = 1 else if a > 0 then y = 2\n"
+             " if a > 5 then if a > 6 then return 1 else return 2\n return if a > 2 then a else y\n}")
+    _, s1, s2, s3 = g.body
+    assert isinstance(s1.else_[0], ast.IfStmt) and s1.else_[0].else_ == ()
+    assert s2.else_ == () and s2.then[0].else_[0].value.text == "2"  # the dangling else binds innermost
+    assert isinstance(s3, ast.ReturnStmt) and isinstance(s3.value, ast.IfExpr)
+    h = item("func h(a: Fraction) -> Fraction {\n if a > 1 then a else 0\n}")
+    assert isinstance(h.body[0], ast.ExprStmt) and isinstance(h.body[0].expr, ast.IfExpr)
 
 
 def test_simulate_output_record_enum():
