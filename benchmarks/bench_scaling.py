@@ -36,24 +36,35 @@ def _model():  # noqa: ANN202 - pel.Model
     return pel.compile(str(MODEL))
 
 
-def _time(model, runs: int, steps: int, threads: int | None) -> float:  # noqa: ANN001
+def _timed(model, runs: int, steps: int, threads: int | None) -> tuple[float, str]:  # noqa: ANN001
+    """Best time of a run, and how its percentiles were computed ("exact" or "sketch": beyond the default
+    1 GiB memory limit the per-block sketch compaction adds its own cost per path-step)."""
     best = float("inf")
+    method = ""
     for _ in range(max(1, _env("BENCH_SCALING_REPEAT", 1))):
         t0 = time.perf_counter()
-        model.run("monte_carlo", runs=runs, steps=steps, seed=42, threads=threads)
+        res = model.run("monte_carlo", runs=runs, steps=steps, seed=42, threads=threads)
         best = min(best, time.perf_counter() - t0)
-    return best
+        method = res.percentiles["method"]
+    return best, method
 
 
-def _table(title: str, head: str, rows: list[tuple[int, int, float]], key: str) -> tuple[str, list[float]]:
-    """Rows (size, path_steps, seconds) -> a text table and each row's cost per path-step / the last row's."""
-    ref = rows[-1][2] / rows[-1][1]
-    lines = [title, f"{head:>12} {'seconds':>9} {'ns/path-step':>13} {'vs largest':>10}"]
+def _time(model, runs: int, steps: int, threads: int | None) -> float:  # noqa: ANN001
+    return _timed(model, runs, steps, threads)[0]
+
+
+def _table(title: str, head: str, rows: list[tuple[int, int, float]], key: str,
+           methods: list[str] | None = None) -> tuple[str, list[float]]:
+    """Rows (size, path_steps, seconds) -> a text table and each row's cost per path-step / the last row's
+    (with `methods`: the last row's of the same percentile method)."""
+    methods = methods or [""] * len(rows)
+    ref = {m: secs / work for (_, work, secs), m in zip(rows, methods, strict=True)}  # the last of each method
+    lines = [title, f"{head:>12} {'seconds':>9} {'ns/path-step':>13} {'vs largest':>10} {'percentiles':>11}"]
     ratios = []
-    for size, work, secs in rows:
-        ratio = (secs / work) / ref
+    for (size, work, secs), method in zip(rows, methods, strict=True):
+        ratio = (secs / work) / ref[method]
         ratios.append(ratio)
-        lines.append(f"{size:>12,} {secs:9.3f} {secs / work * 1e9:13.2f} {ratio:10.2f}")
+        lines.append(f"{size:>12,} {secs:9.3f} {secs / work * 1e9:13.2f} {ratio:10.2f} {method:>11}")
     lines.append(f"({key})")
     return "\n".join(lines), ratios
 
@@ -61,8 +72,11 @@ def _table(title: str, head: str, rows: list[tuple[int, int, float]], key: str) 
 def paths_sweep(model, steps: int = 60) -> tuple[str, list[float], list[int]]:  # noqa: ANN001
     cap = _env("BENCH_SCALING_MAX_PATHS", PATHS[-1])
     sizes = [n for n in PATHS if n <= cap] or [cap]
-    rows = [(n, n * (steps + 1), _time(model, n, steps, None)) for n in sizes]
-    text, ratios = _table(f"time against paths ({steps} steps, all threads)", "paths", rows, "linear: ratio ~1")
+    timed = [_timed(model, n, steps, None) for n in sizes]
+    rows = [(n, n * (steps + 1), secs) for n, (secs, _) in zip(sizes, timed, strict=True)]
+    text, ratios = _table(f"time against paths ({steps} steps, all threads)", "paths", rows,
+                          "linear: ratio ~1 against the largest run of the same percentile method",
+                          [m for _, m in timed])
     return text, ratios, sizes
 
 

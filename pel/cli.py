@@ -109,11 +109,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     _print_diagnostics(warnings, None)
     sets = dict(overrides.parse_assignment(item) for item in args.set or [])
     show = not args.quiet and sys.stderr.isatty()
-    with ProgressBar(enabled=show) as bar:
-        result = Model(program, warnings).run(
-            args.mode, runs=args.runs, seed=args.seed, steps=args.steps, params=sets,
-            threads=args.threads, progress=bar.update,
-        )
+    conn = None
+    if args.dask and args.mode == "monte_carlo":
+        from pel.backend.distributed import connect
+
+        conn = connect(args.dask)
+    try:
+        with ProgressBar(enabled=show) as bar:
+            result = Model(program, warnings).run(
+                args.mode, runs=args.runs, seed=args.seed, steps=args.steps, params=sets,
+                threads=args.threads, progress=bar.update, until_se=args.until_se,
+                memory_limit=args.memory_limit, client=conn.client if conn else None,
+            )
+    finally:
+        if conn is not None:
+            conn.close()
     text = result.to_json()
     if args.output:
         try:
@@ -139,6 +149,34 @@ def _nonneg_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text}")
+    return value
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def _size(text: str) -> int:
+    """A memory size: bytes, or a number with a unit (512MiB, 2GB, 1.5GiB)."""
+    raw = text.strip().replace("_", "").lower()
+    digits = raw.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = raw[len(digits):]
+    try:
+        value = float(digits) * _SIZE_UNITS[unit]
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(f"expected a size like 1GiB, 512MB or 1000000, got {text!r}") from None
+    if not value >= 1 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive size, got {text!r}")
+    return int(value)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
 
@@ -171,6 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write the results JSON here instead of stdout")
     p.add_argument("--threads", type=_nonneg_int, help="worker threads (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--until-se", type=_positive_float, metavar="REL",
+                   help="Monte Carlo: add blocks of paths until every output's relative standard error is "
+                        "below REL (e.g. 0.001); --runs is the cap")
+    p.add_argument("--memory-limit", type=_size, metavar="SIZE",
+                   help="memory for exact percentiles (default 1GiB); beyond it a quantile sketch "
+                        "(rank error < 0.4%%)")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="run the paths on a Dask cluster: tcp://HOST:PORT, or local:N worker processes")
     p.add_argument("--strict", action="store_true", help="turn coercion warnings into errors")
     p.set_defaults(func=cmd_run)
 

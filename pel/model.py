@@ -41,8 +41,16 @@ class Model:
         params: dict[str, Any] | None = None,
         threads: int | None = None,
         progress: Callable[[int, int], None] | None = None,
+        until_se: float | None = None,
+        memory_limit: int | None = None,
+        client: Any = None,
     ) -> Any:
-        """Run the model; `params` overrides parameters ({name: number or PEL literal text like "$120"})."""
+        """Run the model; `params` overrides parameters ({name: number or PEL literal text like "$120"}).
+
+        Monte Carlo only: `until_se` (e.g. 0.001) adds blocks of paths until every output's relative standard
+        error is below it, `runs` being the cap; `memory_limit` (bytes, default 1 GiB) bounds the values kept
+        for exact percentiles (beyond it they come from a quantile sketch, rank error < 0.4%); `client`, a
+        dask.distributed Client, runs the paths on its cluster (same results as a local run)."""
         from pel import overrides
         from pel.backend import engine
 
@@ -51,7 +59,8 @@ class Model:
         if runs is None:
             runs = self.program.model.simulate.runs or 1000
         return engine.run(self.program, mode=mode, seed=seed, steps=steps, runs=runs, params=values,
-                          threads=threads, progress=progress)
+                          threads=threads, progress=progress, until_se=until_se, memory_limit=memory_limit,
+                          client=client)
 
     def save(self, path: str | Path, format: str | None = None) -> Path:
         """Write the IR (`.ir.json` or `.ir.msgpack`, chosen by `format` or the suffix)."""

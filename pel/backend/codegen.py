@@ -116,7 +116,10 @@ class Generator:
         self.row = {name: j for j, name in enumerate(self.var_names)}
         self.params = {p.name: p for p in m.params}
         self.param_ident = {p.name: self.ns.ident("p", p.name) for p in m.params}
-        self.arrays: dict[str, str] = {}  # constant array params
+        self.arrays: dict[str, str] = {}  # constant arrays (params and vars bound to array literals) -> identifier
+        self.array_values: dict[str, tuple[float, ...]] = {}  # elements of the constant ones
+        self.array_len: dict[str, int] = {}
+        self.computed: dict[str, ir.ArrayLiteral] = {}  # array vars with non-constant elements: per-path buffers
         self.string_params: set[str] = set()
         self.funcs = {f.name: self.ns.ident("f", f.name) for f in m.funcs}
         self.func_defs = {f.name: f for f in m.funcs}
@@ -132,9 +135,26 @@ class Generator:
         }
         self.sticky = [n for n in m.order if n in self.policy_vars and not self.vars[n].series]
         self.msg_kinds: list[tuple[tuple[str | None, str], ...]] = []
+        self.array_vars: set[str] = set()
+        for v in m.vars:
+            lit = array_literal(v, program)
+            if lit is not None:
+                self.array_vars.add(v.name)
+                self.array_len[v.name] = len(lit.elements)
+                if all(is_const(x) for x in lit.elements):
+                    self.arrays[v.name] = self.ns.ident("A", v.name)
+                    self.array_values[v.name] = tuple(const_value(x, program) for x in lit.elements)
+                else:
+                    self.arrays[v.name] = self.ns.ident("L", v.name)
+                    self.computed[v.name] = lit
+        # Where the fault of the current evaluation is kept: the `err` array inside user functions (the runtime
+        # helpers' channel), a local integer inside run_path (a register: LLVM folds the checks it can prove).
+        self.errv = "err[0]"
         for p in m.params:
             if isinstance(p.value, ir.ArrayLiteral):
                 self.arrays[p.name] = self.ns.ident("A", p.name)
+                self.array_values[p.name] = tuple(const_value(x, program) for x in p.value.elements)
+                self.array_len[p.name] = len(p.value.elements)
             elif isinstance(p.value, ir.Literal) and isinstance(p.value.value, str):
                 self.string_params.add(p.name)
 
@@ -170,18 +190,20 @@ class Generator:
             if not faulty:
                 self.fail(em, site)
         if faulty:
-            with em.block("if err[0] != 0:"):
+            with em.block(f"if {self.errv} != 0:"):
                 self.fail(em, site)
 
     def reset_if_faulty(self, em: Emitter, start: int, code: str, name: str, value: str) -> None:
         """Inside constraints and policies an unevaluable expression takes `value` and clears the fault."""
         if "err" in code or any("err" in line for line in em.lines[start:]):
-            with em.block("if err[0] != 0:"):
-                em.line("err[0] = 0")
+            with em.block(f"if {self.errv} != 0:"):
+                em.line(f"{self.errv} = 0")
+                if self.errv == "ferr":
+                    em.line("err[0] = 0")
                 em.line(f"{name} = {value}")
 
     def fail(self, em: Emitter, site: str | int) -> None:
-        em.line(f"rt.fail(st, i, s, {site}, err)")
+        em.line(f"rt.fail_at(st, i, s, {site}, {self.errv})")
         em.line("return")
 
     # -- expressions -----------------------------------------------------------------------------
@@ -223,6 +245,8 @@ class Generator:
             raise unsupported(f"unknown variable {name!r}", self.program, loc)
         if ctx.in_func:
             raise unsupported(f"function reads model variable {name!r}", self.program, loc)
+        if name in self.array_vars:
+            raise unsupported(f"array {name!r} used as a number", self.program, loc)
         code = self.emit_read(self.row[name], index, ctx, em, aff)
         var = self.vars.get(name)
         if var is not None and var.type.kind == "Boolean":
@@ -231,8 +255,21 @@ class Generator:
 
     def setf(self, em: Emitter, code: int) -> None:
         """Record fault `code` unless one is already recorded (inline rt.setf)."""
-        with em.block("if err[0] == 0:"):
-            em.line(f"err[0] = {code}")
+        with em.block(f"if {self.errv} == 0:"):
+            em.line(f"{self.errv} = {code}")
+
+    def hcall(self, em: Emitter, code: str) -> str:
+        """A call of a runtime helper that records faults in the `err` array: inside run_path it is hoisted
+        into its own statement and its fault copied at once into the local flag, so the first fault of an
+        evaluation is still the one kept. Invariant: err[0] != 0 only while ferr != 0 (both are cleared
+        together); not clearing err[0] here measured 2x faster (LLVM keeps the loop's flags in registers)."""
+        if self.errv != "ferr":
+            return code
+        tmp = self.ns.temp()
+        em.line(f"{tmp} = {code}")
+        with em.block("if ferr == 0:"):
+            em.line("ferr = err[0]")
+        return tmp
 
     def atom(self, code: str, em: Emitter) -> str:
         """`code` as a simple name or number, hoisted into a temporary if needed (keeps evaluation order)."""
@@ -342,10 +379,37 @@ class Generator:
             aff = self.affine(e.index, ctx)
             idx = "" if aff is not None else self.fexpr(e.index, ctx, em)
             return self.var_read(e.name, idx, ctx, e.loc, em, aff)
-        idx = self.fexpr(e.index, ctx, em)
         if e.name not in self.arrays:
             raise unsupported(f"{e.name!r} is not a constant array", self.program, e.loc)
-        return f"rt.arr({self.arrays[e.name]}, {idx}, err)", "f"
+        return self.array_read(e, ctx, em), "f"
+
+    def check_buffer(self, name: str, ctx: Ctx, loc: ir.Loc) -> None:
+        """A computed array's buffer holds its elements at step s once its row has run at step s, and those of
+        step s-1 before: a read must want exactly that step."""
+        if name not in self.computed:
+            return
+        if ctx.in_func:
+            raise unsupported(f"function reads model variable {name!r}", self.program, loc)
+        done = ctx.pos is None or self.row[name] < ctx.pos
+        if not (ctx.toff == 0 if done else ctx.toff == -1 and ctx.smin >= 1):
+            raise unsupported(f"array {name!r} read at another step than its current one", self.program, loc)
+
+    def array_read(self, e: ir.Index, ctx: Ctx, em: Emitter) -> str:
+        """An element of an array, inline (rt.arr's checks): a constant in-range index reads the element (a
+        constant array's element is folded in); any index outside 0..n-1 or not integral records F_ARRAY
+        (E0301) and gives NaN."""
+        self.check_buffer(e.name, ctx, e.loc)
+        n = self.array_len[e.name]
+        aff = self.affine(e.index, ctx)
+        if aff is not None and aff[0] == "c":
+            if 0 <= aff[1] < n:
+                if e.name in self.computed:
+                    return f"{self.arrays[e.name]}[{aff[1]}]"
+                return num(self.array_values[e.name][aff[1]])
+            return self.guarded(em, [], [("True", rt.F_ARRAY)], "np.nan")
+        idx = self.fexpr(e.index, ctx, em)
+        return self.guarded(em, [idx], [(f"not ({{0}} >= 0.0) or {{0}} >= {n}.0 or {{0}} != math.floor({{0}})",
+                                         rt.F_ARRAY)], f"{self.arrays[e.name]}[int({{0}})]")
 
     def x_Binary(self, e: ir.Binary, ctx: Ctx, em: Emitter) -> tuple[str, str]:
         if e.op in ("&&", "||"):
@@ -439,10 +503,10 @@ class Generator:
             raise unsupported("a distribution inside a function", self.program, e.loc)
         g = self.stream(ctx.owner)
         if e.distribution_type == "Mixture":
-            return f"rt.draw_mix({g}, det, {self.mixture_args(e, ctx, em)}, err)", "f"
+            return self.hcall(em, f"rt.draw_mix({g}, det, {self.mixture_args(e, ctx, em)}, err)"), "f"
         code, args = self.dist_args(e, ctx, em)
         if code not in (rt.D_NORMAL, rt.D_LOGNORMAL):
-            return f"rt.draw({g}, det, {code}, {', '.join(args)}, err)", "f"
+            return self.hcall(em, f"rt.draw({g}, det, {code}, {', '.join(args)}, err)"), "f"
         # inline rt.draw for the normal family: mu + sigma * z (exp of it for LogNormal)
         a, b = self.atom(args[0], em), self.atom(args[1], em)
         res = self.ns.temp()
@@ -450,7 +514,7 @@ class Generator:
         if code == rt.D_LOGNORMAL:
             sample = f"math.exp({sample})"
         with em.block("if det:"):
-            em.line(f"{res} = rt.central({code}, {a}, {b}, 0.0, err)")
+            em.line(f"{res} = {self.hcall(em, f'rt.central({code}, {a}, {b}, 0.0, err)')}")
         try:  # literal parameters are checked here, others at each draw
             valid = float(b) > 0.0 and math.isfinite(float(a)) and math.isfinite(float(b))
         except ValueError:
@@ -469,8 +533,8 @@ class Generator:
         if kind not in ("sum", "avg", "min", "max", "count"):
             raise unsupported(f"aggregation {kind!r}", self.program, e.loc)
         lo, hi = self.ns.temp(), self.ns.temp()
-        em.line(f"{lo} = rt.to_step({self.fexpr(e.start, ctx, em)}, err)")
-        em.line(f"{hi} = rt.to_step({self.fexpr(e.end, ctx, em)}, err)")
+        em.line(f"{lo} = {self.hcall(em, f'rt.to_step({self.fexpr(e.start, ctx, em)}, err)')}")
+        em.line(f"{hi} = {self.hcall(em, f'rt.to_step({self.fexpr(e.end, ctx, em)}, err)')}")
         acc, cnt, k = self.ns.temp(), self.ns.temp(), self.ns.temp()
         init = {"min": "np.inf", "max": "-np.inf"}.get(kind, "0.0")
         em.line(f"{acc} = {init}")
@@ -492,8 +556,8 @@ class Generator:
                 em.line(f"{acc} = {kind}({acc}, {as_f(body, bt)})")
             em.line(f"{cnt} += 1")
         if kind in ("avg", "min", "max"):
-            em.line(f"if {cnt} == 0:")
-            em.line("    rt.setf(err, rt.F_EMPTY)")
+            with em.block(f"if {cnt} == 0:"):
+                self.setf(em, rt.F_EMPTY)
         if kind == "avg":
             return f"({acc} / max({cnt}, 1))", "f"
         return acc, "f"
@@ -522,7 +586,8 @@ class Generator:
         name = getattr(arg, "name", None)
         if isinstance(arg, ir.SeriesRef) or (isinstance(arg, ir.Ref) and arg.kind == "var"):
             if name in self.arrays:
-                return self.arrays[name], f"{self.arrays[name]}.shape[0]"
+                self.check_buffer(name, ctx, arg.loc)
+                return self.arrays[name], str(self.array_len[name])
             if name in self.row and not ctx.in_func:
                 lim = self.lim(name, ctx)
                 return f"vals[{self.row[name]}, i, :]", f"({lim} + 1)"
@@ -549,7 +614,7 @@ class Generator:
             if len(args) != len(fdef.params):
                 raise unsupported(f"{fn} called with {len(args)} arguments", self.program, e.loc)
             vals = [self.scalar_arg(a, ctx, em) for a in args]
-            return f"{self.funcs[fn]}({', '.join(vals + ['err'])})", "f"
+            return self.hcall(em, f"{self.funcs[fn]}({', '.join(vals + ['err'])})"), "f"
         handler = getattr(self, "c_" + fn, None)
         if handler is None:
             raise unsupported(f"unknown function {fn!r}", self.program, e.loc)
@@ -613,7 +678,7 @@ class Generator:
             ser = self.series(e.args[0], ctx, em)
             if ser is None:
                 return self.scalar_arg(e.args[0], ctx, em), "f"
-            return f"rt.s_{which}({ser[0]}, {ser[1]}, err)", "f"
+            return self.hcall(em, f"rt.s_{which}({ser[0]}, {ser[1]}, err)"), "f"
         if not e.args:
             raise unsupported(f"{which}() without arguments", self.program, e.loc)
         vals = [self.scalar_arg(a, ctx, em) for a in e.args]
@@ -628,18 +693,20 @@ class Generator:
     def c_max(self, e, ctx, em):  # noqa: ANN001, ANN201
         return self._minmax(e, ctx, em, "max")
 
-    def _series_fn(self, e: ir.Call, ctx: Ctx, em: Emitter, template: str, scalar: str) -> tuple[str, str]:
+    def _series_fn(self, e: ir.Call, ctx: Ctx, em: Emitter, template: str, scalar: str,
+                   helper: bool = False) -> tuple[str, str]:
         self._n(e, 1)
         ser = self.series(e.args[0], ctx, em)
         if ser is None:
             return scalar.format(self.scalar_arg(e.args[0], ctx, em)), "f"
-        return template.format(a=ser[0], n=ser[1]), "f"
+        code = template.format(a=ser[0], n=ser[1])
+        return (self.hcall(em, code) if helper else code), "f"
 
     def c_sum(self, e, ctx, em):  # noqa: ANN001, ANN201
         return self._series_fn(e, ctx, em, "rt.s_sum({a}, {n})", "{}")
 
     def c_avg(self, e, ctx, em):  # noqa: ANN001, ANN201
-        return self._series_fn(e, ctx, em, "rt.s_avg({a}, {n}, err)", "{}")
+        return self._series_fn(e, ctx, em, "rt.s_avg({a}, {n}, err)", "{}", helper=True)
 
     c_mean = c_avg
 
@@ -655,14 +722,14 @@ class Generator:
         if ser is None:
             raise unsupported("npv of a scalar", self.program, e.loc)
         rate = self.scalar_arg(e.args[1], ctx, em)
-        return f"rt.s_npv({ser[0]}, {ser[1]}, {rate}, err)", "f"
+        return self.hcall(em, f"rt.s_npv({ser[0]}, {ser[1]}, {rate}, err)"), "f"
 
     def c_irr(self, e, ctx, em):  # noqa: ANN001, ANN201
         self._n(e, 1)
         ser = self.series(e.args[0], ctx, em)
         if ser is None:
             raise unsupported("irr of a scalar", self.program, e.loc)
-        return f"rt.s_irr({ser[0]}, {ser[1]}, err)", "f"
+        return self.hcall(em, f"rt.s_irr({ser[0]}, {ser[1]}, err)"), "f"
 
     def _series_name(self, e: ir.Call) -> str:
         arg = e.args[0]
@@ -674,7 +741,7 @@ class Generator:
         self._n(e, 1)
         name = self._series_name(e)
         j = self.row[name]
-        return f"rt.s_cumsum(vals, {j}, i, {ctx.time}, {self.lim(name, ctx)}, T, err)", "f"
+        return self.hcall(em, f"rt.s_cumsum(vals, {j}, i, {ctx.time}, {self.lim(name, ctx)}, T, err)"), "f"
 
     def c_lag(self, e, ctx, em):  # noqa: ANN001, ANN201
         self._n(e, 1, 2)
@@ -762,8 +829,10 @@ class Generator:
                     col = self.dist_columns.index(p.name)
                     if d.distribution_type == "Mixture":
                         args = self.mixture_args(d, ctx, em)
-                        em.line(f"{ident} = rt.mix_central({args}, err) if det else "
-                                f"rt.mix_from_z({args}, zmat[i, {col}], err)")
+                        with em.block("if det:"):
+                            em.line(f"{ident} = {self.hcall(em, f'rt.mix_central({args}, err)')}")
+                        with em.block("else:"):
+                            em.line(f"{ident} = {self.hcall(em, f'rt.mix_from_z({args}, zmat[i, {col}], err)')}")
                     else:
                         code, a = self.dist_args(d, ctx, em)
                         args = f"{code}, {', '.join(a)}"
@@ -771,7 +840,10 @@ class Generator:
                         if d.distribution_type == "Beta":  # tabulated quantile (see rt.from_z_beta)
                             self.beta_tables.append(p.name)
                             sample = f"rt.from_z_beta(btab[{len(self.beta_tables) - 1}], {a[0]}, {a[1]}, zmat[i, {col}], err)"
-                        em.line(f"{ident} = rt.central({args}, err) if det else {sample}")
+                        with em.block("if det:"):
+                            em.line(f"{ident} = {self.hcall(em, f'rt.central({args}, err)')}")
+                        with em.block("else:"):
+                            em.line(f"{ident} = {self.hcall(em, sample)}")
                 elif p.value is not None:
                     em.line(f"{ident} = {self.fexpr(p.value, ctx, em)}")
                 else:
@@ -781,6 +853,18 @@ class Generator:
 
     def gen_var(self, j: int, var: ir.Var, em: Emitter) -> None:
         em.line(self.origin(var.loc, f"var {var.name}"))
+        if var.name in self.array_vars:  # an array (a module table or a buffer): its row holds no number
+            lit = self.computed.get(var.name)
+            ctx = Ctx("tf", j, var.name, toff=0)
+            for k, elem in enumerate(lit.elements if lit is not None else ()):
+                site = self.site("var", var.name, getattr(elem, "loc", None) or var.loc)
+                start = len(em.lines)
+                tmp = self.ns.temp()
+                em.line(f"{tmp} = {self.fexpr(elem, ctx, em)}")
+                self.finish(em, start, tmp, site)
+                em.line(f"{self.arrays[var.name]}[{k}] = {tmp}")
+            em.line(f"vals[{j}, i, s] = np.nan")
+            return
         start = len(em.lines)
         out = self.ns.temp()
         done = self.ns.temp()
@@ -879,7 +963,7 @@ class Generator:
         if a.target_kind == "param":
             self.param_read(a.target, a.loc)
             cur = self.param_ident[a.target]
-        elif a.target_kind == "var" and a.target in self.vars:
+        elif a.target_kind == "var" and a.target in self.vars and a.target not in self.array_vars:
             cur = f"c_{self.row[a.target]}"
         else:
             raise unsupported(f"policy target {a.target!r}", self.program, a.loc)
@@ -963,7 +1047,9 @@ class Generator:
     def gen_path(self) -> list[str]:
         m = self.model
         em = Emitter(1)
+        self.errv = "ferr"
         em.line("err[0] = 0")
+        em.line("ferr = 0")
         em.line("s = 0")
         self.gen_params(em)
         for j, _ in enumerate(m.order):
@@ -989,7 +1075,9 @@ class Generator:
         em.line("tf = float(s)")
         em.lines += body.lines
         gens = "".join(f", g_{k}" for k in range(len(self.streams)))
-        head = ["@jit", f"def run_path(i, {KERNEL_ARGS}, err{gens}):"]
+        bufs = "".join(f", {self.arrays[name]}" for name in self.computed)
+        self.errv = "err[0]"
+        head = ["@jit", f"def run_path(i, {KERNEL_ARGS}, err{gens}{bufs}):"]
         return head + self.prune(em.lines)
 
     def prune(self, lines: list[str]) -> list[str]:
@@ -1021,8 +1109,9 @@ class Generator:
             f"def kernel({KERNEL_ARGS}{gens}):",
             '    """Run every path of one block (rows of vals) serially; faults and stops go to st."""',
             "    err = np.zeros(1, np.int64)",
+            *(f"    {self.arrays[name]} = np.empty({self.array_len[name]})" for name in self.computed),
             "    for i in range(vals.shape[1]):",
-            f"        run_path(i, {KERNEL_ARGS}, err{gens})",
+            f"        run_path(i, {KERNEL_ARGS}, err{gens}{''.join(f', {self.arrays[n]}' for n in self.computed)})",
         ]
         return "\n".join(self.header() + self.tables() + [""] + funcs + path + ["", ""] + kernel) + "\n"
 
@@ -1059,11 +1148,19 @@ class Generator:
             f"STREAMS = {tuple(self.streams)!r}",
             f"EMITS = {tuple(self.emits)!r}",
         ]
-        for p in m.params:
-            if p.name in self.arrays:
-                items = [const_value(x, self.program) for x in p.value.elements]
-                lines.append(f"{self.arrays[p.name]} = np.array([{', '.join(num(x) for x in items)}], dtype=np.float64)")
+        for name, ident in self.arrays.items():
+            if name in self.computed:
+                continue
+            items = ", ".join(num(x) for x in self.array_values[name])
+            lines.append(f"{ident} = np.array([{items}], dtype=np.float64)")
         return lines
+
+
+def is_const(e: ir.Expr) -> bool:
+    """Whether `e` is a number const_value can read (a numeric literal, possibly negated)."""
+    if isinstance(e, ir.Unary) and e.op == "-":
+        return is_const(e.operand)
+    return isinstance(e, ir.Literal) and isinstance(e.value, (int, float)) and not isinstance(e.value, bool)
 
 
 def const_value(e: ir.Expr, program: ir.Program) -> float:
@@ -1073,6 +1170,17 @@ def const_value(e: ir.Expr, program: ir.Program) -> float:
     if isinstance(e, ir.Unary) and e.op == "-":
         return -const_value(e.operand, program)
     raise unsupported("a non-constant array element", program, getattr(e, "loc", None))
+
+
+def array_literal(var: ir.Var, program: ir.Program) -> ir.ArrayLiteral | None:
+    """The array literal a variable is bound to (`var nums = [10, 20, 30]`), or None for other variables. A
+    variable of Array type must have exactly one unguarded rule giving an array literal."""
+    lits = [r for r in var.rules if isinstance(r.expr, ir.ArrayLiteral)]
+    if not lits and var.type.kind != "Array":
+        return None
+    if len(var.rules) != 1 or not lits or var.rules[0].kind not in ("scalar", "general") or var.rules[0].guard:
+        raise unsupported(f"array variable {var.name!r} must be bound once to an array literal", program, var.loc)
+    return lits[0].expr
 
 
 def _actions(body: tuple[ir.Stmt, ...]) -> Iterator[ir.Action]:

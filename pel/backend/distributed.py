@@ -58,7 +58,7 @@ def connect(spec: str) -> Connection:
         if not text.isdigit() or not 1 <= int(text) <= 1024:
             raise RunError(simple("E0011", f"--dask local:N needs a worker count N in 1..1024, got {spec!r}"))
         cluster = distributed.LocalCluster(n_workers=int(text), threads_per_worker=1, processes=True,
-                                           host="127.0.0.1", dashboard_address=None)
+                                           host="127.0.0.1", dashboard_address="127.0.0.1:0")
         return Connection(distributed.Client(cluster), cluster)
     if "://" not in spec:
         raise RunError(simple("E0011", f"--dask expects tcp://HOST:PORT or local:N, got {spec!r}"))

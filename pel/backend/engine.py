@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import queue
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
 from pel import __version__
-from pel.backend import cache, sampling
+from pel.backend import cache, convergence, sampling, sketch
 from pel.backend import runtime as rt
 from pel.backend.codegen import const_value
 from pel.backend.results import Result, VarResult, json_float
@@ -22,6 +26,7 @@ from pel.diagnostics import RunError, Span, simple
 from pel.ir import nodes as ir
 
 PARALLEL_THRESHOLD = 1_000_000  # path-steps below which a run stays on one thread
+DEFAULT_MEMORY_LIMIT = 1 << 30  # bytes of collected values for exact percentiles (beyond: the sketch)
 
 
 @dataclass
@@ -114,10 +119,16 @@ def run(
     params: dict[str, float] | None = None,
     threads: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    until_se: float | None = None,
+    memory_limit: int | None = None,
+    client: Any = None,
 ) -> Result:
     """Run `program`: one path of central values (deterministic) or `runs` sampled paths (monte_carlo).
 
-    `params` overrides parameters by name with values already in step units; `steps` overrides T_max."""
+    `params` overrides parameters by name with values already in step units; `steps` overrides T_max.
+    Monte Carlo: `until_se` stops once every output's relative standard error is below it (`runs` is then
+    the cap); `memory_limit` bytes of collected values keep percentiles exact (beyond: the quantile
+    sketch); `client` (a dask.distributed Client) runs the blocks of paths on its cluster."""
     if mode not in ("deterministic", "monte_carlo"):
         raise RunError(simple("E0011", f"mode must be deterministic or monte_carlo, got {mode!r}"))
     T = program.model.time_horizon if steps is None else steps
@@ -125,10 +136,16 @@ def run(
         raise RunError(simple("E0011", f"steps must be a non-negative integer, got {T!r}"))
     if mode == "monte_carlo" and (not isinstance(runs, int) or runs < 1):
         raise RunError(simple("E0011", f"runs must be a positive integer, got {runs!r}"))
+    convergence.check_target(until_se)
+    if memory_limit is None:
+        memory_limit = DEFAULT_MEMORY_LIMIT
+    if isinstance(memory_limit, bool) or not isinstance(memory_limit, int) or memory_limit < 1:
+        raise RunError(simple("E0011", f"memory_limit must be a positive number of bytes, got {memory_limit!r}"))
     plan = _plan(program, T, params or {})
     if mode == "deterministic":
         return _deterministic(plan, seed)
-    return _monte_carlo(plan, seed, runs, threads or os.cpu_count() or 1, progress)
+    return _monte_carlo(plan, seed, runs, threads or os.cpu_count() or 1, progress, params or {}, memory_limit,
+                        until_se, client)
 
 
 def _plan(program: ir.Program, T: int, params: dict[str, float]) -> Plan:
@@ -298,7 +315,7 @@ def _assumptions(plan: Plan, central: np.ndarray) -> list[dict]:
 class BlockSummary:
     """What one block contributes to the final statistics (besides the collected values)."""
 
-    moments: Moments
+    moments: Moments | None  # None once merged into the run's moments
     n_fault: dict[int, int]
     first_fault: tuple[int, int, int, int] | None  # (path, site, t, kind)
     n_fatal: int
@@ -333,16 +350,18 @@ class BlockPool:
 
 
 def _run_block(plan: Plan, seed: int, runs: int, b: int, cop: sampling.Copula | None,
-               rows: list[int], collector: Collector, pool: BlockPool) -> BlockSummary:
+               rows: list[int], values: np.ndarray, offset: int, pool: BlockPool) -> BlockSummary:
+    """Run block b on a pooled kernel buffer; its output values (faulted paths and steps after a fatal stop
+    as NaN) go to values[:, :, offset:offset + n]."""
     block = pool.take(min(sampling.BLOCK_SIZE, runs - b * sampling.BLOCK_SIZE))
     try:
-        return _block_summary(plan, seed, b, cop, rows, collector, block)
+        return _block_summary(plan, seed, b, cop, rows, values, offset, block)
     finally:
         pool.give(block)
 
 
 def _block_summary(plan: Plan, seed: int, b: int, cop: sampling.Copula | None, rows: list[int],
-                   collector: Collector, block: Block) -> BlockSummary:
+                   values: np.ndarray, offset: int, block: Block) -> BlockSummary:
     mod = plan.mod
     start = b * sampling.BLOCK_SIZE
     n = block.vals.shape[1]
@@ -351,7 +370,7 @@ def _block_summary(plan: Plan, seed: int, b: int, cop: sampling.Copula | None, r
     st = block.st
     fault = st[:, 0] == rt.S_FAULT
     fatal = st[:, 0] == rt.S_FATAL
-    moments = Moments.of_kernel_block(block.vals, np.asarray(rows, np.int64), st, collector.values, start)
+    moments = Moments.of_kernel_block(block.vals, np.asarray(rows, np.int64), st, values, offset)
     kinds, counts = np.unique(st[fault, 3], return_counts=True)
     first_fault = None
     if fault.any():
@@ -380,42 +399,177 @@ def _block_summary(plan: Plan, seed: int, b: int, cop: sampling.Copula | None, r
     )
 
 
-def _monte_carlo(plan: Plan, seed: int, runs: int, threads: int,
-                 progress: Callable[[int, int], None] | None) -> Result:
+class ValuePool:
+    """Reused (outputs, T+1, BLOCK_SIZE) buffers for the values of one block on their way to the sketch."""
+
+    def __init__(self, n_vars: int, n_steps: int) -> None:
+        self.shape = (n_vars, n_steps)
+        self.free: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
+
+    def take(self, n: int) -> np.ndarray:
+        if n != sampling.BLOCK_SIZE:
+            return np.empty((*self.shape, n))
+        try:
+            return self.free.get_nowait()
+        except queue.Empty:
+            return np.empty((*self.shape, n))
+
+    def give(self, buf: np.ndarray) -> None:
+        if buf.shape[2] == sampling.BLOCK_SIZE:
+            self.free.put(buf)
+
+
+BlockOutput = tuple[BlockSummary, "np.ndarray | sketch.Summary | None"]
+
+
+def _block_output(plan: Plan, seed: int, runs: int, b: int, cop: sampling.Copula | None, rows: list[int],
+                  exact: bool, pool: BlockPool, values: ValuePool | None) -> BlockOutput:
+    """One block on its own values buffer: its summary, and its values (exact: a fresh array) or their level-0
+    sketch (the buffer goes back to `values`)."""
+    n = min(sampling.BLOCK_SIZE, runs - b * sampling.BLOCK_SIZE)
+    if exact or values is None:
+        buf = np.empty((len(rows), plan.T + 1, n))
+    else:
+        buf = values.take(n)
+    summary = _run_block(plan, seed, runs, b, cop, rows, buf, 0, pool)
+    if exact:
+        return summary, buf
+    try:
+        return summary, sketch.compact_block(buf.reshape(len(rows) * (plan.T + 1), n), inplace=True)
+    finally:
+        if values is not None:
+            values.give(buf)
+
+
+_WORKER_PLANS: dict[tuple, tuple[Plan, sampling.Copula | None, list[int], BlockPool]] = {}
+_WORKER_LOCK = threading.Lock()
+
+
+def dask_blocks(payload: dict, start: int, stop: int) -> list[BlockOutput]:
+    """A Dask task: blocks start..stop-1 of the run described by `payload` (IR as msgpack bytes + options)."""
+    from pel.backend import distributed
+
+    key = (hashlib.sha256(payload["ir"]).hexdigest(), payload["T"], tuple(sorted(payload["params"].items())))
+    with _WORKER_LOCK:
+        if key not in _WORKER_PLANS:
+            plan = _plan(distributed.program_of(payload["ir"]), payload["T"], payload["params"])
+            plan.btab = _beta_tables(plan.program, plan.mod)
+            cop = sampling.copula(plan.program.model, plan.mod.DIST_COLUMNS, [])
+            _WORKER_PLANS[key] = (plan, cop, [j for _, j, _, _ in plan.outputs], BlockPool(plan))
+        plan, cop, rows, pool = _WORKER_PLANS[key]
+    return [_block_output(plan, payload["seed"], payload["runs"], b, cop, rows, payload["exact"], pool, None)
+            for b in range(start, stop)]
+
+
+def _local_stream(pool: ThreadPoolExecutor | None, work: Callable[[int], BlockOutput], n_blocks: int,
+                  window: int) -> Iterator[tuple[int, BlockOutput]]:
+    """(block, work(block)) in block order with at most `window` blocks submitted ahead; closing the iterator
+    (an exception in the consumer, e.g. from the progress callback, or --until-se met) cancels the blocks
+    not started and waits for the running ones, so a cancelled run stops within a block or two."""
+    if pool is None:
+        for b in range(n_blocks):
+            yield b, work(b)
+        return
+    ahead: deque[Future[BlockOutput]] = deque()
+    nxt = 0
+    try:
+        while nxt < n_blocks or ahead:
+            while nxt < n_blocks and len(ahead) < window:
+                ahead.append(pool.submit(work, nxt))
+                nxt += 1
+            b = nxt - len(ahead)
+            yield b, ahead.popleft().result()
+    finally:
+        for fut in ahead:
+            fut.cancel()
+        wait(list(ahead))  # blocks already running finish before their buffers are read or freed
+
+
+def _monte_carlo(plan: Plan, seed: int, runs: int, threads: int, progress: Callable[[int, int], None] | None,
+                 params: dict[str, float], memory_limit: int, until_se: float | None, client: Any) -> Result:
     mod = plan.mod
     notes: list[str] = []
     plan.btab = _beta_tables(plan.program, mod)
     cop = sampling.copula(plan.program.model, mod.DIST_COLUMNS, notes)
     rows = [j for _, j, _, _ in plan.outputs]
-    collector = Collector(len(rows), plan.T + 1, runs)
+    V, T1 = len(rows), plan.T + 1
+    exact = V * T1 * runs * 8 <= memory_limit
+    collector = Collector(V, T1, runs) if exact else None  # pages are touched only as blocks arrive
+    sketcher = None if exact else sketch.QuantileSketch(V * T1)
+    rule = convergence.StopRule(until_se, runs, names=[o[0] for o in plan.outputs])
     n_blocks = -(-runs // sampling.BLOCK_SIZE)
-    parallel = threads > 1 and n_blocks > 1 and runs * (plan.T + 1) >= PARALLEL_THRESHOLD
-
+    parallel = client is None and threads > 1 and n_blocks > 1 and runs * T1 >= PARALLEL_THRESHOLD
     blocks = BlockPool(plan)
+    value_pool = None if exact else ValuePool(V, T1)
 
-    def work(b: int) -> BlockSummary:
-        return _run_block(plan, seed, runs, b, cop, rows, collector, blocks)
+    def work(b: int) -> BlockOutput:
+        if collector is not None:  # local exact run: straight into the collector
+            start = b * sampling.BLOCK_SIZE
+            return _run_block(plan, seed, runs, b, cop, rows, collector.values, start, blocks), None
+        return _block_output(plan, seed, runs, b, cop, rows, False, blocks, value_pool)
 
-    summaries: list[BlockSummary] = []
     pool = ThreadPoolExecutor(max_workers=threads) if parallel else None
+    stream: Iterator[tuple[int, BlockOutput]]
+    if client is not None:
+        from pel.backend import distributed
+        from pel.ir import serialize
+
+        payload = {"ir": serialize.dumps_msgpack(plan.program), "T": plan.T, "params": dict(params),
+                   "seed": seed, "runs": runs, "exact": exact}
+        workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+        chunk = max(1, min(16, n_blocks // (8 * workers)))
+        stream = distributed.map_blocks(client, dask_blocks, payload, n_blocks, chunk=chunk)
+    else:
+        stream = _local_stream(pool, work, n_blocks, 2 * threads)
+    summaries: list[BlockSummary] = []
+    moments: Moments | None = None
+    done = 0
+    stopped_early = False
     try:
-        stream = pool.map(work, range(n_blocks)) if pool else map(work, range(n_blocks))
-        for b, summary in enumerate(stream):
-            summaries.append(summary)
-            if progress is not None:
-                progress(min((b + 1) * sampling.BLOCK_SIZE, runs), runs)
-        moments = summaries[0].moments
-        for s in summaries[1:]:  # block order: the same bits for any thread count
-            moments = moments.merge(s.moments)
-        pct = _percentiles(collector, moments.n, pool)
+        try:
+            for b, (summary, extra) in stream:
+                start = b * sampling.BLOCK_SIZE
+                done = min(start + sampling.BLOCK_SIZE, runs)
+                if collector is not None and extra is not None:  # exact values from a Dask worker
+                    collector.values[:, :, start:done] = extra
+                elif sketcher is not None:
+                    sketcher.add(extra)  # block order: the same bits for any thread count or cluster
+                moments = summary.moments if moments is None else moments.merge(summary.moments)
+                summary.moments = None  # merged: keep only the block's small logs
+                summaries.append(summary)
+                if progress is not None:
+                    progress(done, runs)
+                if until_se is not None and done < runs and rule.converged(done, moments.mean, _se(moments)):
+                    stopped_early = True
+                    break
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        assert moments is not None
+        if collector is not None:
+            if done < runs:
+                collector.values = collector.values[:, :, :done]
+            pct = _percentiles(collector, moments.n, pool)
+        else:
+            assert sketcher is not None
+            pct = sketcher.quantiles(PERCENTILES).reshape(V, T1, len(PERCENTILES))
     finally:
         if pool is not None:
-            pool.shutdown()
+            pool.shutdown(cancel_futures=True)
     variables = _mc_variables(plan, moments, pct)
     result = _result(plan, "success", None, "monte_carlo", seed, [], [], variables, _det_central(plan))
-    _mc_summaries(plan, result, summaries, runs)
+    _mc_summaries(plan, result, summaries, done)
+    result.percentiles = {"method": "exact" if exact else "sketch",
+                          "rank_error_bound": 0.0 if sketcher is None else sketcher.rank_error_bound()}
+    if until_se is not None:
+        result.convergence = rule.report(done, stopped_early, moments.mean, _se(moments))
     result.notes = notes
     return result
+
+
+def _se(moments: Moments) -> np.ndarray:
+    return convergence.standard_error(moments.n, moments.m2)
 
 
 def _percentiles(collector: Collector, valid: np.ndarray, pool: ThreadPoolExecutor | None) -> np.ndarray:
@@ -435,12 +589,14 @@ def _percentiles(collector: Collector, valid: np.ndarray, pool: ThreadPoolExecut
 
 def _mc_variables(plan: Plan, moments: Moments, pct: np.ndarray) -> dict[str, VarResult]:
     std = moments.std()
+    se = _se(moments)
     variables = {}
     t = np.arange(plan.T + 1)
     for k, (name, _, time_varying, boolean) in enumerate(plan.outputs):
         mean = np.where(moments.n[k] > 0, moments.mean[k], np.nan)
         qs = {f"p{q}": pct[k, :, m] for m, q in enumerate(PERCENTILES)}
-        variables[name] = VarResult(name, time_varying, boolean, t, mean, mean, std[k], **qs, n=moments.n[k])
+        variables[name] = VarResult(name, time_varying, boolean, t, mean, mean, std[k], **qs, n=moments.n[k],
+                                    se=se[k])
     return variables
 
 

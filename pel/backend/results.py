@@ -40,6 +40,7 @@ class VarResult:
     p90: np.ndarray
     p95: np.ndarray
     n: np.ndarray | None = None  # Monte Carlo: paths with a value at each t
+    se: np.ndarray | None = None  # Monte Carlo: standard error of the mean at each t
 
     def point(self, k: int, monte_carlo: bool) -> dict:
         if not monte_carlo:
@@ -50,6 +51,8 @@ class VarResult:
         out: dict = {"t": int(self.t[k]), "value": json_float(self.mean[k])}
         for stat in STATISTICS:
             out[stat] = json_float(getattr(self, stat)[k])
+            if stat == "std" and self.se is not None:
+                out["se"] = json_float(self.se[k])
         out["n"] = int(self.n[k]) if self.n is not None else None
         return out
 
@@ -86,6 +89,8 @@ class Result:
     constraints: dict | None = None
     events: list[dict] = field(default_factory=list)  # emitted policy events (not in the JSON)
     notes: list[str] = field(default_factory=list)  # things the run ignored (e.g. a correlation)
+    percentiles: dict | None = None  # Monte Carlo: {"method": "exact" | "sketch", "rank_error_bound": x}
+    convergence: dict | None = None  # Monte Carlo with until_se: paths run, why the run stopped, the SEs
 
     @property
     def exit_code(self) -> int:
@@ -120,6 +125,10 @@ class Result:
             out["success_rate"] = json_float(self.success_rate if self.success_rate is not None else math.nan)
             out["failed_paths"] = self.failed_paths
             out["constraints"] = self.constraints
+            if self.percentiles is not None:
+                out["percentiles"] = self.percentiles
+            if self.convergence is not None:
+                out["convergence"] = self.convergence
         for name, var in self.variables.items():
             out[name] = var.to_json_value(mc)
         return out
@@ -139,11 +148,12 @@ class Result:
         except ImportError:
             raise RunError(simple("E0011", "to_pandas() needs pandas, which is not installed",
                                   hint="pip install pandas")) from None
-        stats = ("value",) + (STATISTICS if self.mode == "monte_carlo" else ())
+        stats = ("value",) + (STATISTICS + ("se",) if self.mode == "monte_carlo" else ())
         rows = [
             (name, int(var.t[k]), stat, float(getattr(var, stat)[k]))
             for name, var in self.variables.items()
             for stat in stats
+            if getattr(var, stat) is not None
             for k in range(len(var.t))
         ]
         return pd.DataFrame(rows, columns=["variable", "t", "statistic", "value"])

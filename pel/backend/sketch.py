@@ -66,23 +66,40 @@ class Summary:
         return int(self.values.nbytes + self.weights.nbytes + self.err.nbytes + self.count.nbytes)
 
 
-def compact_block(x: np.ndarray, k0: int = K0) -> Summary:
-    """Level-0 summary of one block: x (C, n), NaN meaning "no value"; groups of k0 sorted values."""
+def compact_block(x: np.ndarray, k0: int = K0, *, inplace: bool = False) -> Summary:
+    """Level-0 summary of one block: x (C, n), NaN meaning "no value"; groups of k0 sorted values.
+    `inplace` sorts x itself (a scratch buffer) instead of a copy."""
     if x.ndim != 2:
         raise ValueError("compact_block expects a (cells, paths) array")
     c, n = x.shape
-    s = np.sort(x, axis=1)  # NaN sorts last
-    nv = n - np.isnan(s).sum(axis=1) if n else np.zeros(c, np.int64)
+    if inplace:
+        x.sort(axis=1)  # NaN sorts last
+        s = x
+    else:
+        s = np.sort(x, axis=1)
     groups = -(-n // k0)
+    nan_count = np.isnan(s[:, n - 1]) if n else np.zeros(c, np.bool_)
+    nv = np.full(c, n, np.int64)
+    if nan_count.any():  # rows with missing values: count them (NaN are the tail of the sorted row)
+        part = np.nonzero(nan_count)[0]
+        nv[part] = n - np.isnan(s[part]).sum(axis=1)
+    full = nv // k0  # groups of k0 values; then one partial group of nv % k0 values, then empty groups
     j = np.arange(groups, dtype=np.int64)
     w = np.clip(nv[:, None] - j[None, :] * k0, 0, k0).astype(np.int64)  # (C, groups)
-    r = (w + 1) // 2  # 1-based position of the weighted median: cum(r) >= w/2
-    idx = j[None, :] * k0 + np.maximum(r, 1) - 1
-    vals = np.take_along_axis(s, idx, axis=1) if groups else np.empty((c, 0))
-    vals[w == 0] = np.nan
+    r_full = (k0 + 1) // 2  # 1-based position of a full group's weighted median: cum(r) >= w/2
+    vals = np.full((c, groups), np.nan)
+    head = s[:, r_full - 1::k0][:, :groups]
+    vals[:, :head.shape[1]] = head
+    vals[j[None, :] >= full[:, None]] = np.nan
+    rest = nv - full * k0
+    part = np.nonzero(rest > 0)[0]
+    if part.size:
+        rp = (rest[part] + 1) // 2
+        vals[part, full[part]] = s[part, full[part] * k0 + rp - 1]
+    r = (w + 1) // 2
     miss = np.where(w > 0, np.maximum(r - 1, w - r), 0)
     err = miss.max(axis=1, initial=0).astype(np.float64)
-    return Summary(vals, w, err, nv.astype(np.int64))
+    return Summary(vals, w, err, nv)
 
 
 def concat(parts: Sequence[Summary]) -> Summary:

@@ -60,8 +60,8 @@ class Moments:
 class Collector:
     """Keeps every path's value per (variable, t) to compute exact percentiles at the end.
 
-    Memory is V x (T+1) x runs floats; a bounded-memory sketch can replace this class behind the same
-    `add` / `percentiles` interface."""
+    Memory is V x (T+1) x runs floats: the engine uses it only while that fits its memory limit (beyond
+    it, percentiles come from pel.backend.sketch)."""
 
     def __init__(self, n_vars: int, n_steps: int, runs: int) -> None:
         self.values = np.empty((n_vars, n_steps, runs))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 import signal
 from pathlib import Path
@@ -21,8 +20,6 @@ STEPS = 12
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
 
-if "client" not in inspect.signature(pel.Model.run).parameters:  # TODO(lead): drop once /tmp/h_integrate.py is applied
-    pytest.skip("Model.run has no client= yet: the engine integration is not applied", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +73,13 @@ def test_bad_address_is_a_coded_error() -> None:
     assert err.value.code == "E0011"
     with pytest.raises(pel.RunError):
         dd.connect("local:0")
+
+
+def test_cli_dask_flag_same_bytes(tmp_path: Path) -> None:
+    from pel.cli import main
+
+    args = ["run", str(MODEL), "--mode", "monte_carlo", "--runs", str(3 * 4096), "--steps", "6", "--quiet"]
+    assert main([*args, "-o", str(tmp_path / "local.json")]) == 0
+    assert main([*args, "--dask", "local:1", "-o", str(tmp_path / "dask.json")]) == 0
+    assert (tmp_path / "dask.json").read_bytes() == (tmp_path / "local.json").read_bytes()
+    assert main([*args, "--dask", "nowhere"]) == 1
