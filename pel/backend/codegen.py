@@ -116,7 +116,7 @@ class Generator:
         self.row = {name: j for j, name in enumerate(self.var_names)}
         self.params = {p.name: p for p in m.params}
         self.param_ident = {p.name: self.ns.ident("p", p.name) for p in m.params}
-        self.arrays: dict[str, str] = {}  # constant arrays (params and vars bound to array literals) -> identifier
+        self.arrays: dict[str, str] = {}  # arrays (params and vars bound to array literals) -> identifier
         self.array_values: dict[str, tuple[float, ...]] = {}  # elements of the constant ones
         self.array_len: dict[str, int] = {}
         self.computed: dict[str, ir.ArrayLiteral] = {}  # array vars with non-constant elements: per-path buffers

@@ -90,3 +90,26 @@ def test_array_var_used_as_a_number_is_refused() -> None:
         return
     with pytest.raises(IRError):
         generate(program)
+
+
+def test_array_of_parameters_and_variables() -> None:
+    """Elements that are not constants are evaluated each step into a per-path buffer."""
+    body = f"""param a: Fraction ~ Normal(μ=0.5, σ=0.1) {PROV}
+param b: Fraction = 0.25 {PROV}
+var rev: TimeSeries<Fraction>
+rev[0] = 1
+rev[t+1] = rev[t] * 2 + rates[2]
+var rates = [a, b, rev[t]]
+var x = rates[0] + rates[2] + sum(rates) + length(rates) + max(rates)
+var y = rates[t]"""
+    m = model(body)
+    r = m.run("deterministic", steps=2)
+    assert list(r["rev"].mean) == [1.0, 3.0, 9.0]
+    assert list(r["x"].mean) == [7.25, 13.25, 31.25]
+    assert list(r["y"].mean) == [0.5, 0.25, 9.0]
+    with pytest.raises(RunError) as info:
+        m.run("deterministic", steps=3)
+    assert info.value.diagnostics[0].code == "E0301"
+    mc = m.run("monte_carlo", runs=64, steps=2, seed=5)
+    assert json.loads(mc.to_json())["success_rate"] == 1.0
+    assert mc["x"].mean[0] != 7.25 and abs(mc["x"].mean[0] - 7.25) < 0.2  # `a` is sampled per path

@@ -116,7 +116,8 @@ ERROR_CODES: dict[str, frozenset[str]] = {
     "TypeError": frozenset({f"E0{n}" for n in range(100, 300)} | {"E0501", "E0700", "E0701"}),
     "NameError": frozenset({"E0600", "E0503", "E0703"}),
     "ProvenanceError": frozenset({f"E0{n}" for n in range(400, 440)}),
-    "RuntimeError": frozenset({"E0800", "E0505", "E0705"}),
+    # E0301: an index outside the series or array at run time (LANGUAGE.md §3, "Out-of-range indices").
+    "RuntimeError": frozenset({"E0800", "E0301", "E0505", "E0705"}),
 }
 # A ParseError whose message names a problem PEL finds after parsing, in the checker: the code of that
 # problem is accepted too (the outcome — rejection for that reason — is the same; only the phase differs).
