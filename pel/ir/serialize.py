@@ -101,6 +101,7 @@ def _wants_float(hint: Any) -> bool:
 
 
 _MISSING = object()
+_LOC = object()  # marks `Loc` fields in an encoding plan
 _EXACT_INT_LIMIT = 2**53  # integral floats below this are exact as ints
 _PLANS: dict[type, tuple[str | None, str, tuple[tuple[str, Any, Any], ...]]] = {}
 
@@ -122,7 +123,8 @@ def _plan(cls: type) -> tuple[str | None, str, tuple[tuple[str, Any, Any], ...]]
                 default = f.default_factory()  # IR defaults are immutable values: one instance serves all
             else:
                 default = _MISSING
-            items.append((f.name, hints[f.name], default))
+            hint = hints[f.name]
+            items.append((f.name, _LOC if hint == nodes.Loc else hint, default))
         found = (_TAGS[base] if base is not None else None, cls.__name__, tuple(items))
         _PLANS[cls] = found
     return found
@@ -160,6 +162,9 @@ def _encode(value: Any, hint: Any, canon: bool) -> Any:
         for name, field_hint, default in items:
             item = getattr(value, name)
             if default is not _MISSING and type(item) is type(default) and item == default:
+                continue
+            if field_hint is _LOC and type(item) is tuple:  # source spans: four ints, the commonest field
+                out[name] = list(item)
                 continue
             out[name] = _encode(item, field_hint, canon)
         return out
