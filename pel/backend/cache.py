@@ -8,6 +8,7 @@ import os
 import sys
 import tempfile
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from types import ModuleType
 
@@ -53,8 +54,30 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
+_RECENT: OrderedDict[int, tuple[ir.Program, ModuleType]] = OrderedDict()  # id -> (program kept alive, module)
+_RECENT_SIZE = 64
+
+
 def load(program: ir.Program) -> ModuleType:
-    """The imported kernel module of `program` (generated and written on first use)."""
+    """The imported kernel module of `program` (generated and written on first use).
+
+    The same Program object asks again on every run (a server, a notebook loop): it skips generating and hashing
+    the source again. The program is held, so its id cannot be reused while the entry lives.
+    """
+    with _LOCK:
+        hit = _RECENT.get(id(program))
+        if hit is not None and hit[0] is program:
+            _RECENT.move_to_end(id(program))
+            return hit[1]
+    module = _load(program)
+    with _LOCK:
+        _RECENT[id(program)] = (program, module)
+        while len(_RECENT) > _RECENT_SIZE:
+            _RECENT.popitem(last=False)
+    return module
+
+
+def _load(program: ir.Program) -> ModuleType:
     source = codegen.generate(program)
     key = module_key(program, source)
     with _LOCK:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from pel.diagnostics import CompileError, DiagnosticBag, Span
 from pel.frontend import ast
@@ -39,6 +39,7 @@ from pel.frontend.types import (
     entity_key,
     multiply,
     power,
+    replace,
     same_dimension,
     step_normalize,
     steps_in,

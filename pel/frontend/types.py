@@ -16,7 +16,7 @@ reported; it absorbs further checks so one mistake gives one diagnostic).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 
 TIME_UNITS = ("Second", "Minute", "Hour", "Day", "Week", "Month", "Quarter", "Year")
 
@@ -50,6 +50,25 @@ def months_in(unit: str, days_per_month: float = DAYS_PER_MONTH) -> float:
 def steps_in(unit: str, step_unit: str = "Month", days_per_month: float = DAYS_PER_MONTH) -> float:
     """How many model steps one `unit` lasts."""
     return months_in(unit, days_per_month) / months_in(step_unit, days_per_month)
+
+
+_FIELDS: dict[type, tuple[tuple[str, ...], frozenset[str]]] = {}
+
+
+def replace(obj, /, **changes):  # noqa: ANN001, ANN201 - same contract as dataclasses.replace
+    """`dataclasses.replace` for the checker's frozen values, without its per-call introspection (a hot path:
+    types are derived thousands of times per model). Unknown field names are refused as dataclasses does."""
+    cls = type(obj)
+    known = _FIELDS.get(cls)
+    if known is None:
+        names = tuple(f.name for f in fields(cls))
+        known = _FIELDS.setdefault(cls, (names, frozenset(names)))
+    if not known[1].issuperset(changes):
+        raise TypeError(f"{cls.__name__} has no field(s) {sorted(set(changes) - known[1])}")
+    new = object.__new__(cls)
+    for name in known[0]:
+        object.__setattr__(new, name, changes[name] if name in changes else getattr(obj, name))
+    return new
 
 
 @dataclass(frozen=True, slots=True)
