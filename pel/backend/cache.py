@@ -14,19 +14,12 @@ from types import ModuleType
 
 from pel import __version__
 from pel.backend import codegen, runtime
+from pel.cachedir import cache_dir
 from pel.diagnostics import RunError, simple
 from pel.ir import nodes as ir
 
 _LOADED: dict[str, ModuleType] = {}
 _LOCK = threading.Lock()
-
-
-def cache_dir() -> Path:
-    """$PEL_CACHE_DIR, else $XDG_CACHE_HOME/pel, else ~/.cache/pel."""
-    if os.environ.get("PEL_CACHE_DIR"):
-        return Path(os.environ["PEL_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "pel"
 
 
 def _helper_digest() -> str:
