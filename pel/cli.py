@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pel import __version__
+from pel.argtypes import non_negative_int
 from pel.diagnostics import Diagnostic, PelError, RunError, render, simple
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERNAL, EXIT_CONSTRAINT = 0, 1, 2, 3
@@ -142,16 +143,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text}")
-    return value
-
-
 _SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
                "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
@@ -202,12 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help=cmd_run.__doc__, description=cmd_run.__doc__)
     p.add_argument("model")
     p.add_argument("--mode", choices=["deterministic", "monte_carlo"], default="deterministic")
-    p.add_argument("--seed", type=_nonneg_int, default=42)
-    p.add_argument("--steps", type=_nonneg_int, help="last time step T (runs t = 0..T)")
-    p.add_argument("--runs", type=_nonneg_int, help="Monte Carlo paths (default: the model's, else 1000)")
+    p.add_argument("--seed", type=non_negative_int, default=42)
+    p.add_argument("--steps", type=non_negative_int, help="last time step T (runs t = 0..T)")
+    p.add_argument("--runs", type=non_negative_int, help="Monte Carlo paths (default: the model's, else 1000)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a parameter (typed)")
     p.add_argument("-o", "--output", help="write the results JSON here instead of stdout")
-    p.add_argument("--threads", type=_nonneg_int, help="worker threads (default: all cores)")
+    p.add_argument("--threads", type=non_negative_int, help="worker threads (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--until-se", type=_positive_float, metavar="REL",
                    help="Monte Carlo: add blocks of paths until every output's relative standard error is "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import tempfile
 from pathlib import Path
@@ -18,6 +19,17 @@ if "PEL_CACHE_DIR" not in os.environ:
 REPO = Path(__file__).resolve().parents[1]
 SHARED = (REPO / ".." / "shared").resolve()
 EXAMPLES = REPO / "examples"
+
+
+CORPUS_MODELS = SHARED / "corpus" / "models"
+
+
+def corpus_labels() -> list[dict[str, str]]:
+    """The rows of ../shared/corpus/models/LABELS.tsv (file, label, expected_code, ...); [] when it is absent."""
+    if not (CORPUS_MODELS / "LABELS.tsv").exists():
+        return []
+    with open(CORPUS_MODELS / "LABELS.tsv", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
 
 
 def shared_dir(*parts: str) -> Path:

@@ -14,6 +14,7 @@ from pel.backend import runtime as rt
 from pel.backend.namespace import Namespace
 from pel.diagnostics import IRError, Span, simple
 from pel.ir import nodes as ir
+from pel.ir.validate import DIST_PARAMS
 
 KERNEL_ARGS = "det, T, zmat, btab, ovm, ovv, vals, pout, st, cfirst, ccount, cmsg, wlog, wvals, evc"
 
@@ -24,14 +25,6 @@ DIST_CODES = {
     "Uniform": rt.D_UNIFORM,
     "Triangular": rt.D_TRIANGULAR,
     "Pareto": rt.D_PARETO,
-}
-DIST_PARAMS = {
-    "Normal": ("mu", "sigma"),
-    "LogNormal": ("mu", "sigma"),
-    "Beta": ("alpha", "beta"),
-    "Uniform": ("low", "high"),
-    "Triangular": ("low", "mode", "high"),
-    "Pareto": ("xm", "alpha"),
 }
 ARITH = {"+", "-", "*"}
 COMPARE = {"==", "!=", "<", "<=", ">", ">="}
@@ -201,6 +194,13 @@ class Generator:
                 if self.errv == "ferr":
                     em.line("err[0] = 0")
                 em.line(f"{name} = {value}")
+
+    def guarded_bool(self, name: str, cond: ir.Expr, ctx: Ctx, em: Emitter, value: str) -> None:
+        """Emit `name = cond`, with `value` in its place (and the fault cleared) when it cannot be evaluated."""
+        start = len(em.lines)
+        code = self.bexpr(cond, ctx, em)
+        em.line(f"{name} = {code}")
+        self.reset_if_faulty(em, start, code, name, value)
 
     def fail(self, em: Emitter, site: str | int) -> None:
         em.line(f"rt.fail_at(st, i, s, {site}, {self.errv})")
@@ -926,10 +926,7 @@ class Generator:
         site = self.site("policy", pol.name, pol.loc)
         ctx = Ctx("tf", None, "policy:" + pol.name, toff=0)
         trig = self.ns.temp()
-        start = len(em.lines)
-        code = self.bexpr(pol.trigger, ctx, em)
-        em.line(f"{trig} = {code}")
-        self.reset_if_faulty(em, start, code, trig, "False")  # an unevaluable trigger is false
+        self.guarded_bool(trig, pol.trigger, ctx, em, "False")  # an unevaluable trigger is false
         with em.block(f"if {trig}:"):
             self.actions(pol, pol.actions, ctx, em, site)
 
@@ -944,10 +941,7 @@ class Generator:
                 em.line(f"evc[{len(self.emits) - 1}, s] += 1")
             elif isinstance(st, ir.If):
                 cond = self.ns.temp()
-                start = len(em.lines)
-                code = self.bexpr(st.condition, ctx, em)
-                em.line(f"{cond} = {code}")
-                self.reset_if_faulty(em, start, code, cond, "False")
+                self.guarded_bool(cond, st.condition, ctx, em, "False")
                 with em.block(f"if {cond}:"):
                     self.actions(pol, st.then, ctx, em, site)
                 if st.else_:
@@ -997,19 +991,13 @@ class Generator:
             inscope = self.ns.temp()
             em.line(f"{inscope} = False")
             with em.block(f"if {tc} >= 0:"):
-                start = len(em.lines)
-                code = self.bexpr(sc.condition, ctx, em)
-                em.line(f"{inscope} = {code}")
-                self.reset_if_faulty(em, start, code, inscope, "False")
+                self.guarded_bool(inscope, sc.condition, ctx, em, "False")
             cond_scope = inscope
         else:
             raise unsupported(f"constraint scope {sc.type!r}", self.program, c.loc)
         with em.block(f"if {cond_scope}:"):
             ok = self.ns.temp()
-            start = len(em.lines)
-            code = self.bexpr(c.condition, ctx, em)
-            em.line(f"{ok} = {code}")
-            self.reset_if_faulty(em, start, code, ok, "True")  # an unevaluable instance is skipped
+            self.guarded_bool(ok, c.condition, ctx, em, "True")  # an unevaluable instance is skipped
             with em.block(f"if not {ok}:"):
                 self.violation(c_index, c, ctx, tc, em)
 

@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 
 from pel.diagnostics import DiagnosticBag, Span
 from pel.frontend import ast
+from pel.ir.affine import Affine, combine
 
 HORIZON_NAMES = frozenset({"t_max", "time_horizon"})
 # builtins whose bare-name argument is the whole series (no same-step read of it)
 WHOLE_SERIES_FUNCS = frozenset({"npv", "irr", "sum", "avg", "mean", "length", "len", "count", "lag"})
 _FAR_PAST = -(10**9)
-
-Affine = tuple[str | None, int]  # (base: "t", a local name, or None for a constant step; offset)
 
 
 @dataclass
@@ -280,14 +279,7 @@ class _Analyzer:
                 return None
             return None, -inner[1] if e.op == "-" else inner[1]
         if isinstance(e, ast.Binary) and e.op in ("+", "-"):
-            left, right = self.affine(e.left, frame), self.affine(e.right, frame)
-            if left is None or right is None:
-                return None
-            sign = 1 if e.op == "+" else -1
-            if right[0] is None:
-                return left[0], left[1] + sign * right[1]
-            if left[0] is None and e.op == "+":
-                return right[0], left[1] + right[1]
+            return combine(self.affine(e.left, frame), self.affine(e.right, frame), e.op)
         return None
 
     def relative(self, form: Affine | None, frame: _Frame) -> tuple[int, int] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal as Lit
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from pel.diagnostics import Diagnostic, IRError, Span
 from pel.ir import nodes as ir
+from pel.ir.affine import Affine, combine
 from pel.ir.hashing import assumption_hash, model_hash
 
 BUILTINS = frozenset(
@@ -380,45 +382,17 @@ class _Validator:
         self.stmts(f.body, ctx, f"{path}.body", in_func=True)
 
     def check_recursion(self) -> None:
-        state: dict[str, int] = {}
-
-        def visit(name: str, stack: list[str]) -> None:
-            state[name] = 1
-            for callee in sorted(self.calls.get(name, ())):
-                if state.get(callee) == 1:
-                    cycle = stack[stack.index(callee) :] + [callee] if callee in stack else [name, callee]
-                    self.err(
-                        "V001", "model.funcs", f"recursive functions are not supported: {' -> '.join(cycle)}"
-                    )
-                elif callee in self.calls and state.get(callee) is None:
-                    visit(callee, [*stack, callee])
-            state[name] = 2
-
-        for name in self.calls:
-            if name not in state:
-                visit(name, [name])
+        for _name, cycle in _cycles(self.calls, self.calls):
+            self.err("V001", "model.funcs", f"recursive functions are not supported: {' -> '.join(cycle)}")
 
     def check_param_cycles(self) -> None:
-        state: dict[str, int] = {}
-
-        def visit(name: str, stack: list[str]) -> None:
-            state[name] = 1
-            for dep in sorted(self.param_edges.get(name, ())):
-                if state.get(dep) == 1:
-                    cycle = [*stack[stack.index(dep) :], dep] if dep in stack else [name, dep]
-                    self.err(
-                        "V001",
-                        "model.params",
-                        f"parameters depend on each other in a cycle: {' -> '.join(cycle)}",
-                        self.params[name].loc,
-                    )
-                elif state.get(dep) is None and dep in self.params:
-                    visit(dep, [*stack, dep])
-            state[name] = 2
-
-        for name in self.params:
-            if name not in state:
-                visit(name, [name])
+        for name, cycle in _cycles(self.params, self.param_edges):
+            self.err(
+                "V001",
+                "model.params",
+                f"parameters depend on each other in a cycle: {' -> '.join(cycle)}",
+                self.params[name].loc,
+            )
 
     # -- constraints, policies, outputs -----------------------------------------------------------
 
@@ -796,7 +770,27 @@ class _Validator:
 # ---------------------------------------------------------------------------------------------
 
 
-def _affine(e: ir.Expr, horizon: int) -> tuple[str | None, int] | None:
+def _cycles(nodes: Mapping[str, object], edges: Mapping[str, set[str]]) -> list[tuple[str, list[str]]]:
+    """The back edges of a depth-first walk over `nodes` (sorted successors) as (node left, cycle closed)."""
+    found: list[tuple[str, list[str]]] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, stack: list[str]) -> None:
+        state[name] = 1
+        for dep in sorted(edges.get(name, ())):
+            if state.get(dep) == 1:
+                found.append((name, [*stack[stack.index(dep) :], dep] if dep in stack else [name, dep]))
+            elif state.get(dep) is None and dep in nodes:
+                visit(dep, [*stack, dep])
+        state[name] = 2
+
+    for name in nodes:
+        if name not in state:
+            visit(name, [name])
+    return found
+
+
+def _affine(e: ir.Expr, horizon: int) -> Affine | None:
     """An index as (base, constant): base "t", a local name, or None for a constant step; None if not affine."""
     if isinstance(e, ir.Literal):
         v = e.value
@@ -815,14 +809,7 @@ def _affine(e: ir.Expr, horizon: int) -> tuple[str | None, int] | None:
         inner = _affine(e.operand, horizon)
         return (None, -inner[1]) if inner is not None and inner[0] is None else None
     if isinstance(e, ir.Binary) and e.op in ("+", "-"):
-        left, right = _affine(e.left, horizon), _affine(e.right, horizon)
-        if left is None or right is None:
-            return None
-        sign = 1 if e.op == "+" else -1
-        if right[0] is None:
-            return left[0], left[1] + sign * right[1]
-        if left[0] is None and e.op == "+":
-            return right[0], left[1] + right[1]
+        return combine(_affine(e.left, horizon), _affine(e.right, horizon), e.op)
     return None
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import sys
 
+from pel.argtypes import non_negative_int
 from pel.release.common import BUMPS, percent_or_fraction
 
 EXIT_OK, EXIT_BUMP_NOT_ALLOWED, EXIT_LINT_FAILED = 0, 4, 5
@@ -78,16 +79,6 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text}")
-    return value
-
-
 def _add(sub: argparse._SubParsersAction, name: str, func: object) -> argparse.ArgumentParser:
     doc = func.__doc__
     p = sub.add_parser(name, help=doc, description=doc)
@@ -101,9 +92,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("old", help="the released version (.pel, .ir.json or .ir.msgpack)")
     p.add_argument("new", help="the candidate version")
     p.add_argument("--mode", choices=["deterministic", "monte_carlo"], default="deterministic")
-    p.add_argument("--seed", type=_count, default=42, help="the seed of both runs (common random numbers)")
-    p.add_argument("--steps", type=_count, help="compare t = 0..N (default: the shorter horizon)")
-    p.add_argument("--runs", type=_count, help="Monte Carlo paths (default 1000)")
+    p.add_argument("--seed", type=non_negative_int, default=42, help="the seed of both runs (common random numbers)")
+    p.add_argument("--steps", type=non_negative_int, help="compare t = 0..N (default: the shorter horizon)")
+    p.add_argument("--runs", type=non_negative_int, help="Monte Carlo paths (default 1000)")
     p.add_argument("--threshold", type=percent_or_fraction, default=0.05,
                    help="an output moving more than this is a major change (0.05 or 5%%; default 5%%)")
     p.add_argument("--allow", choices=BUMPS[1:], default="major",

@@ -6,21 +6,12 @@ import argparse
 import os
 from pathlib import Path
 
+from pel.argtypes import positive_int
 from pel.diagnostics import PelError, simple
 
 
 class ServeError(PelError):
     """`pel serve` cannot start (missing folder, missing optional dependencies, bad limits)."""
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
 
 
 def _port(text: str) -> int:
@@ -83,13 +74,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
     p.add_argument("--timeout", type=_seconds, default=30.0, metavar="SECONDS",
                    help="request deadline; a run past it is cancelled and answered 503 (default 30)")
-    p.add_argument("--max-path-steps", type=_positive_int, default=10_000_000, metavar="N",
+    p.add_argument("--max-path-steps", type=positive_int, default=10_000_000, metavar="N",
                    help="cap on runs × (steps + 1) per request (default 10000000)")
-    p.add_argument("--max-runs", type=_positive_int, default=1_000_000, metavar="N",
+    p.add_argument("--max-runs", type=positive_int, default=1_000_000, metavar="N",
                    help="cap on Monte Carlo runs per request (default 1000000)")
-    p.add_argument("--max-concurrent", type=_positive_int, default=defaults_cpu, metavar="N",
+    p.add_argument("--max-concurrent", type=positive_int, default=defaults_cpu, metavar="N",
                    help=f"runs executing at once, one core each (default: the number of cores, {defaults_cpu})")
-    p.add_argument("--max-queue", type=_positive_int, default=64, metavar="N",
+    p.add_argument("--max-queue", type=positive_int, default=64, metavar="N",
                    help="requests waiting for a slot; more get 503 with Retry-After (default 64)")
     p.add_argument("--reload-interval", type=_seconds, default=2.0, metavar="SECONDS",
                    help="how often to look for changed model files; 0 turns reloading off (default 2)")

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 import math
 
 import pytest
 
 import pel
 from pel.diagnostics import CompileError, PelError
-from tests.conftest import SHARED
+from tests.conftest import CORPUS_MODELS as MODELS
+from tests.conftest import corpus_labels
 
-MODELS = SHARED / "corpus" / "models"
-
-
-def _labels() -> list[dict[str, str]]:
-    if not (MODELS / "LABELS.tsv").exists():
-        return []
-    with open(MODELS / "LABELS.tsv", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh, delimiter="\t"))
-
-
-LABELS = _labels()
+LABELS = corpus_labels()
 VALID = [r["file"] for r in LABELS if r["label"] == "valid"]
 ERRORS = [(r["file"], r["expected_code"]) for r in LABELS if r["label"] == "error"]
 OTHER = [r["file"] for r in LABELS if r["label"] not in ("valid", "error")]

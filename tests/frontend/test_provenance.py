@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-
 import pytest
 
-from pel.diagnostics import CompileError, Diagnostic, DiagnosticBag, Span
+from pel.diagnostics import DiagnosticBag, Span
 from pel.frontend import ast
 from pel.frontend.parser import parse
 from pel.frontend.provenance import ProvenanceInfo, collect
-from tests.conftest import SHARED
+from tests.conftest import corpus_labels
+from tests.frontend.pass_util import only, parse_corpus_model
 
 GOOD = 'source: "finance", method: "fitted", confidence: 0.8'
 
@@ -20,12 +19,6 @@ def run(body: str, *, strict: bool = False) -> tuple[ProvenanceInfo, DiagnosticB
     bag = DiagnosticBag()
     info = collect(parse(source, "m.pel"), bag, strict=strict)
     return info, bag, source
-
-
-def only(bag: DiagnosticBag, code: str) -> Diagnostic:
-    found = [d for d in bag.items if d.code == code]
-    assert len(found) == 1, bag.items
-    return found[0]
 
 
 def text_at(source: str, span: Span) -> str:
@@ -263,17 +256,7 @@ def test_hand_built_ast() -> None:
 
 # -- the shared corpus --------------------------------------------------------------------------------
 
-MODELS = SHARED / "corpus" / "models"
-
-
-def _labels() -> list[dict[str, str]]:
-    if not (MODELS / "LABELS.tsv").exists():
-        return []
-    with open(MODELS / "LABELS.tsv", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh, delimiter="\t"))
-
-
-LABELS = _labels()
+LABELS = corpus_labels()
 PROV_ERRORS = [
     r["file"] for r in LABELS if r["label"] == "error" and r["expected_code"] in ("E0400", "E0401", "E0430")
 ]
@@ -283,13 +266,8 @@ needs_shared = pytest.mark.skipif(not LABELS, reason="../shared/corpus is not pr
 
 
 def _collect_file(name: str) -> DiagnosticBag:
-    source = (MODELS / name).read_text(encoding="utf-8-sig")
-    try:
-        model = parse(source, name)
-    except CompileError as exc:
-        pytest.skip(f"the parser refuses {name}: {exc.diagnostics[0].header()}")
     bag = DiagnosticBag()
-    collect(model, bag)
+    collect(parse_corpus_model(name), bag)
     return bag
 
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-
 import pytest
 
-from pel.diagnostics import CompileError, Diagnostic, DiagnosticBag, Span
+from pel.diagnostics import DiagnosticBag, Span
 from pel.frontend import ast
 from pel.frontend.parser import parse
 from pel.frontend.timecheck import TimeInfo, analyze
-from tests.conftest import SHARED
+from tests.conftest import corpus_labels
+from tests.frontend.pass_util import only, parse_corpus_model
 
 
 def run(body: str, horizon: int = 36) -> tuple[TimeInfo, DiagnosticBag, str]:
@@ -22,12 +21,6 @@ def run(body: str, horizon: int = 36) -> tuple[TimeInfo, DiagnosticBag, str]:
 
 def errors(bag: DiagnosticBag) -> list[str]:
     return [d.code for d in bag.errors]
-
-
-def only(bag: DiagnosticBag, code: str) -> Diagnostic:
-    found = [d for d in bag.items if d.code == code]
-    assert len(found) == 1, bag.items
-    return found[0]
 
 
 def text_at(source: str, span: Span) -> str:
@@ -245,17 +238,7 @@ def test_hand_built_ast() -> None:
 
 # -- the shared corpus ---------------------------------------------------------------------------------
 
-MODELS = SHARED / "corpus" / "models"
-
-
-def _valid() -> list[str]:
-    if not (MODELS / "LABELS.tsv").exists():
-        return []
-    with open(MODELS / "LABELS.tsv", encoding="utf-8") as fh:
-        return [r["file"] for r in csv.DictReader(fh, delimiter="\t") if r["label"] == "valid"]
-
-
-VALID = _valid()
+VALID = [r["file"] for r in corpus_labels() if r["label"] == "valid"]
 STEPS = {"mo": 1, "q": 3, "y": 12}
 
 
@@ -270,11 +253,7 @@ def _horizon(model: ast.Model) -> int:
 @pytest.mark.skipif(not VALID, reason="../shared/corpus is not present")
 @pytest.mark.parametrize("name", VALID)
 def test_corpus_valid_models_have_no_time_errors(name: str) -> None:
-    source = (MODELS / name).read_text(encoding="utf-8-sig")
-    try:
-        model = parse(source, name)
-    except CompileError as exc:
-        pytest.skip(f"the parser refuses {name}: {exc.diagnostics[0].header()}")
+    model = parse_corpus_model(name)
     bag = DiagnosticBag()
     info = analyze(model, bag, _horizon(model))
     assert errors(bag) == []
