@@ -368,33 +368,42 @@ def _block_summary(plan: Plan, seed: int, b: int, cop: sampling.Copula | None, r
     zmat = sampling.param_normals(seed, b, n, mod.DIST_COLUMNS, cop)
     block.call(plan, False, zmat, sampling.inline_generators(seed, mod.STREAMS, b))
     st = block.st
-    fault = st[:, 0] == rt.S_FAULT
-    fatal = st[:, 0] == rt.S_FATAL
+    status = st[:, 0]
     moments = Moments.of_kernel_block(block.vals, np.asarray(rows, np.int64), st, values, offset)
-    kinds, counts = np.unique(st[fault, 3], return_counts=True)
+    n_fault: dict[int, int] = {}
     first_fault = None
+    fault = status == rt.S_FAULT
     if fault.any():
+        kinds, counts = np.unique(st[fault, 3], return_counts=True)
+        n_fault = {int(k): int(v) for k, v in zip(kinds, counts, strict=True)}
         p = int(np.argmax(fault))
         first_fault = (start + p, int(st[p, 2]), int(st[p, 1]), int(st[p, 3]))
     C = len(mod.CONSTRAINTS)
-    hit = block.cfirst >= 0
     big = np.iinfo(np.int64).max
-    c_first: list[tuple[int, int, np.ndarray] | None] = []
-    for c in range(C):
-        if hit[:, c].any():
-            p = int(np.argmax(hit[:, c]))
-            c_first.append((start + p, int(block.cfirst[p, c]), block.cmsg[p, c].copy()))
-        else:
-            c_first.append(None)
+    hit = block.cfirst >= 0
+    hit_any = hit.any(axis=0)
+    c_first: list[tuple[int, int, np.ndarray] | None] = [None] * C
+    if hit_any.any():
+        first_p = hit.argmax(axis=0)
+        for c in np.flatnonzero(hit_any):
+            p = int(first_p[c])
+            c_first[c] = (start + p, int(block.cfirst[p, c]), block.cmsg[p, c].copy())
+        c_tmin = np.where(hit, block.cfirst, big).min(axis=0, initial=big)
+        c_tmax = np.where(hit, block.cfirst, -1).max(axis=0, initial=-1)
+        c_tsum = np.where(hit, block.cfirst, 0).sum(axis=0)
+    else:  # no constraint violated in this block: the same values without the passes
+        c_tmin = np.full(C, big, np.int64)
+        c_tmax = np.full(C, -1, np.int64)
+        c_tsum = np.zeros(C, np.int64)
     return BlockSummary(
         moments=moments,
-        n_fault={int(k): int(v) for k, v in zip(kinds, counts, strict=True)},
+        n_fault=n_fault,
         first_fault=first_fault,
-        n_fatal=int(fatal.sum()),
-        c_count=hit.sum(axis=0),
-        c_tmin=np.where(hit, block.cfirst, big).min(axis=0, initial=big),
-        c_tmax=np.where(hit, block.cfirst, -1).max(axis=0, initial=-1),
-        c_tsum=np.where(hit, block.cfirst, 0).sum(axis=0),
+        n_fatal=int(np.count_nonzero(status == rt.S_FATAL)),
+        c_count=np.count_nonzero(hit, axis=0) if C else np.zeros(0, np.int64),
+        c_tmin=c_tmin,
+        c_tmax=c_tmax,
+        c_tsum=c_tsum,
         c_first=c_first,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ STREAM_PARAM = 1
 STREAM_INLINE = 2
 
 
+@functools.lru_cache(maxsize=4096)
 def name_key(name: str) -> int:
     """A stable 64-bit key of a name (never Python's salted hash())."""
     return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "little")

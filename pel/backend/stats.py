@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,7 +94,26 @@ def percentiles_inplace(row: np.ndarray) -> np.ndarray:
     reordered. numpy selects all 14 ranks with one multi-kth partition; here each partition works only
     on the segment between ranks already placed (about 2.5x less work on a million values)."""
     n = row.shape[0]
-    vi = (n - 1) * _Q  # numpy's virtual indexes, computed as numpy computes them
+    steps, fetch, ia, ib, gamma, upper = _rank_plan(n)
+    for lo, hi, k in steps:  # the order of _select's recursion
+        row[lo:hi].partition(k - lo)
+    stats = np.array([row[k] if end == k else row[k:end].min() for k, end in fetch], dtype=np.float64)
+    a = stats[ia]
+    b = stats[ib]
+    diff = b - a  # numpy's _lerp
+    out = a + diff * gamma
+    np.subtract(b, diff * (1 - gamma), out=out, where=upper)
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _rank_plan(n: int) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]], np.ndarray, np.ndarray,
+                                np.ndarray, np.ndarray]:
+    """For rows of n values: the partitions (segment lo, hi, rank) placing the ranks selected (in
+    _select's order), (rank, end of its segment) of every rank
+    needed, the positions of numpy's lower and upper ranks in that list, and the interpolation weights
+    (the same per n: computed once, as numpy computes them)."""
+    vi = (n - 1) * _Q  # numpy's virtual indexes
     prev = np.floor(vi)
     nxt = prev + 1
     prev[vi >= n - 1] = -1
@@ -102,13 +122,29 @@ def percentiles_inplace(row: np.ndarray) -> np.ndarray:
     nxt = nxt.astype(np.intp)
     gamma = vi - prev
     ranks = sorted({int(k) % n for k in np.concatenate((prev, nxt))})
-    stats = order_stats(row, ranks)
-    a = np.array([stats[int(k) % n] for k in prev])
-    b = np.array([stats[int(k) % n] for k in nxt])
-    diff = b - a  # numpy's _lerp
-    out = a + diff * gamma
-    np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5)
-    return out
+    placed = [k for k in ranks if k - 1 not in ranks or k - 2 in ranks]
+    fetch = [(k, k if k in placed else next((p for p in placed if p >= k), n)) for k in ranks]
+    pos = {k: m for m, k in enumerate(ranks)}
+    ia = np.array([pos[int(k) % n] for k in prev], np.intp)
+    ib = np.array([pos[int(k) % n] for k in nxt], np.intp)
+    for arr in (gamma, ia, ib):
+        arr.flags.writeable = False
+    upper = gamma >= 0.5
+    upper.flags.writeable = False
+    steps: list[tuple[int, int, int]] = []
+    _select_steps(0, n, placed, steps)
+    return steps, fetch, ia, ib, gamma, upper
+
+
+def _select_steps(lo: int, hi: int, ranks: list[int], out: list[tuple[int, int, int]]) -> None:
+    """The partitions _select(row, lo, hi, ranks) makes, in order."""
+    if not ranks:
+        return
+    m = len(ranks) // 2
+    k = ranks[m]
+    out.append((lo, hi, k))
+    _select_steps(lo, k, ranks[:m], out)
+    _select_steps(k + 1, hi, ranks[m + 1:], out)
 
 
 def order_stats(row: np.ndarray, ranks: list[int]) -> dict[int, float]:
@@ -149,40 +185,51 @@ def block_moments(vals, rows, st, values, start, n, mean, m2):  # noqa: ANN001, 
     B = vals.shape[1]
     T1 = vals.shape[2]
     last = np.empty(B, np.int64)
+    reached = np.zeros(T1 + 1, np.int64)  # paths by the number of steps they reached
     for i in range(B):
-        last[i] = T1 - 1
+        s = T1 - 1
         if st[i, 0] == S_FAULT:
-            last[i] = -1
+            s = -1
         elif st[i, 0] == S_FATAL:
-            last[i] = min(st[i, 1], T1 - 1)
+            s = max(min(st[i, 1], T1 - 1), -1)
+        last[i] = s
+        reached[s + 1] += 1
+    cnt = np.zeros(T1, np.int64)  # paths with a value at t: those that reached beyond t
+    running = 0
+    for t in range(T1 - 1, -1, -1):
+        running += reached[t + 1]
+        cnt[t] = running
     acc = np.zeros(T1)
     mu = np.zeros(T1)
-    cnt = np.zeros(T1, np.int64)
     tile = np.empty((T1, CHUNK))
     for k in range(rows.shape[0]):
         j = rows[k]
+        src = vals[j]
+        dst = values[k]
         acc[:] = 0.0
-        cnt[:] = 0
         for i0 in range(0, B, CHUNK):
             w = min(CHUNK, B - i0)
             for c in range(w):
-                i = i0 + c
-                stop = last[i] + 1
+                stop = last[i0 + c] + 1
+                row = src[i0 + c]
                 for t in range(stop):  # steps a path reached hold finite values (the kernel checks)
-                    x = vals[j, i, t]
+                    x = row[t]
                     tile[t, c] = x
-                    cnt[t] += 1
                     acc[t] += x
                 for t in range(stop, T1):
                     tile[t, c] = np.nan
             for t in range(T1):
-                values[k, t, start + i0:start + i0 + w] = tile[t, :w]
+                out = dst[t]
+                tr = tile[t]
+                for c in range(w):
+                    out[start + i0 + c] = tr[c]
         for t in range(T1):
             mu[t] = acc[t] / cnt[t] if cnt[t] > 0 else 0.0
         acc[:] = 0.0
         for i in range(B):
+            row = src[i]
             for t in range(last[i] + 1):
-                d = vals[j, i, t] - mu[t]
+                d = row[t] - mu[t]
                 acc[t] += d * d
         for t in range(T1):
             n[k, t] = cnt[t]

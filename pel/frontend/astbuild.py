@@ -6,7 +6,7 @@ import dataclasses
 
 from pel.diagnostics import Diagnostic, Span
 from pel.frontend import ast
-from pel.frontend.lexer import KEYWORDS, OPERATORS, LineIndex, RawToken
+from pel.frontend.lexer import KEYWORDS, OPERATORS, LineIndex, RawToken, new_span
 
 # ---------------------------------------------------------------------------------------------
 # Spans
@@ -47,19 +47,47 @@ def _sym_span(p, k: int, last: bool):
 
 def span(p, i: int, j: int) -> Span:
     """The span from the first to the last symbol (among p[i..j]) that has one."""
+    syms = p.slice
+    # fast path: the end symbols are tokens or nodes with a span of their own (nearly always)
+    first = syms[i]
+    if type(first) is not RawToken:
+        first = first.value
+        if type(first) is not RawToken:  # a rule that passes a token on (`type_word : NAME`) counts as one
+            first = getattr(first, "span", None)
+            if type(first) is not Span:
+                first = _first_span(p, i, j)
+    if j == i:
+        last = first
+    else:
+        last = syms[j]
+        if type(last) is not RawToken:
+            last = last.value
+            if type(last) is not RawToken:
+                last = getattr(last, "span", None)
+                if type(last) is not Span:
+                    last = _last_span(p, i, j)
+    if first is None or last is None:
+        return p.lexer.here()
+    line = first.lineno if type(first) is RawToken else first.line
+    return new_span(first.file, line, first.col, last.end_line, last.end_col)
+
+
+def _first_span(p, i: int, j: int):
     first = _sym_span(p, i, False)
     k = i
     while first is None and k < j:
         k += 1
         first = _sym_span(p, k, False)
-    last = _sym_span(p, j, True) if j != i else first
+    return first
+
+
+def _last_span(p, i: int, j: int):
+    last = _sym_span(p, j, True)
     k = j
     while last is None and k > i:
         k -= 1
         last = _sym_span(p, k, True)
-    if first is None or last is None:
-        return p.lexer.here()
-    return Span(first.file, first.line, first.col, last.end_line, last.end_col)
+    return last
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}

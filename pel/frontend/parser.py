@@ -104,7 +104,7 @@ def p_import_from(p):
 def p_dotted(p):
     """dotted : NAME
     | dotted DOT NAME"""
-    p[0] = b.Word(p[1], b.span(p, 1, 1)) if len(p) == 2 else b.Word(f"{p[1].value}.{p[3]}", b.span(p, 1, 3))
+    p[0] = b.Word(p[1], p.slice[1].span) if len(p) == 2 else b.Word(f"{p[1].value}.{p[3]}", b.span(p, 1, 3))
 
 
 def p_opt_alias(p):
@@ -416,7 +416,7 @@ def p_action_assign(p):
 
 def p_target_name(p):
     """target : NAME"""
-    p[0] = ast.Name(b.span(p, 1, 1), p[1])
+    p[0] = ast.Name(p.slice[1].span, p[1])
 
 
 def p_target_member(p):
@@ -794,39 +794,39 @@ def p_arg_named(p):
 
 def p_primary_number(p):
     """primary : NUMBER"""
-    p[0] = ast.Number(b.span(p, 1, 1), p[1][0], p[1][1], p[1][2])
+    p[0] = ast.Number(p.slice[1].span, p[1][0], p[1][1], p[1][2])
 
 
 def p_primary_money(p):
     """primary : MONEY"""
-    p[0] = ast.Money(b.span(p, 1, 1), *p[1])
+    p[0] = ast.Money(p.slice[1].span, *p[1])
 
 
 def p_primary_percent(p):
     """primary : PERCENT"""
-    p[0] = ast.Percent(b.span(p, 1, 1), *p[1])
+    p[0] = ast.Percent(p.slice[1].span, *p[1])
 
 
 def p_primary_duration(p):
     """primary : DURATION"""
-    p[0] = ast.DurationLit(b.span(p, 1, 1), *p[1])
+    p[0] = ast.DurationLit(p.slice[1].span, *p[1])
 
 
 def p_primary_string(p):
     """primary : STRING"""
-    p[0] = ast.String(b.span(p, 1, 1), p[1])
+    p[0] = ast.String(p.slice[1].span, p[1])
 
 
 def p_primary_bool(p):
     """primary : TRUE
     | FALSE"""
-    p[0] = ast.Bool(b.span(p, 1, 1), p[1] == "true")
+    p[0] = ast.Bool(p.slice[1].span, p[1] == "true")
 
 
 def p_primary_name(p):
     """primary : NAME
     | CHANGES"""
-    p[0] = ast.Name(b.span(p, 1, 1), p[1])
+    p[0] = ast.Name(p.slice[1].span, p[1])
 
 
 def p_primary_paren(p):
@@ -906,6 +906,7 @@ class _Holder:
     parser: yacc.LRParser | None = None
     stream: b.TokenStream | None = None
     plan: list | None = None
+    steps: list | None = None  # see _steps
 
 
 _PARSER_HOLDER = _Holder()
@@ -968,13 +969,19 @@ def _parser() -> yacc.LRParser:
 
 
 class _Sym:
-    """A nonterminal on the fast driver's stack (the rule actions read `.value` through `p.slice`)."""
+    """A nonterminal on the fast driver's stack (the rule actions read `.value` through `p.slice`).
+
+    No `__init__`: the driver sets both attributes itself, which is twice as fast as calling one.
+    """
 
     __slots__ = ("type", "value")
 
-    def __init__(self, type_: str, value: object) -> None:
-        self.type = type_
-        self.value = value
+
+def _sym(type_: str, value: object) -> _Sym:
+    sym = _Sym()
+    sym.type = type_
+    sym.value = value
+    return sym
 
 
 class _Prod(list):
@@ -1013,12 +1020,18 @@ def _plan(parser: yacc.LRParser) -> list[tuple[str, int, object]]:
     return out
 
 
-def _fast_parse(parser: yacc.LRParser, plan: list, stream: b.TokenStream) -> object:
+def _steps(parser: yacc.LRParser) -> list[int | dict[str, int]]:
+    """Per state: its default action (an int: the state needs no lookahead) or its actions by token type."""
+    defaulted = parser.defaulted_states
+    return [defaulted.get(state, parser.action[state]) for state in range(len(parser.action))]
+
+
+def _fast_parse(parser: yacc.LRParser, plan: list, steps: list, stream: b.TokenStream) -> object:
     """The LALR automaton of PLY's tables driven without error recovery (the common case: valid input).
 
     Same shifts, reductions and actions as PLY's `parseopt_notrack`; raises _Bail at the first syntax error.
     """
-    actions, goto, defaulted = parser.action, parser.goto, parser.defaulted_states
+    goto = parser.goto
     raws, n, i = stream.raws, len(stream.raws), 0  # fed directly: brace depth only matters for recovery
     states = [0]
     syms: list = [_END]
@@ -1027,8 +1040,8 @@ def _fast_parse(parser: yacc.LRParser, plan: list, stream: b.TokenStream) -> obj
     lookahead = None
     ltype = ""
     while True:
-        t = defaulted.get(state)
-        if t is None:
+        t = steps[state]
+        if type(t) is not int:
             if lookahead is None:
                 if i < n:
                     lookahead = raws[i]
@@ -1037,7 +1050,7 @@ def _fast_parse(parser: yacc.LRParser, plan: list, stream: b.TokenStream) -> obj
                 else:
                     lookahead = _END
                 ltype = lookahead.type
-            t = actions[state].get(ltype)
+            t = t.get(ltype)
             if t is None:
                 raise _Bail
         if t > 0:  # shift
@@ -1056,11 +1069,12 @@ def _fast_parse(parser: yacc.LRParser, plan: list, stream: b.TokenStream) -> obj
             if plen > 1:
                 del syms[-plen + 1:], vals[-plen + 1:], states[-plen + 1:]
             if type(syms[-1]) is RawToken:  # a token's value has no span of its own: wrap it as PLY does
-                syms[-1] = _Sym(name, vals[-1])
+                syms[-1] = _sym(name, vals[-1])
             state = goto[states[-2]][name]
             states[-1] = state
             continue
-        sym = _Sym(name, None)
+        sym = _Sym()
+        sym.type = name
         if plen:
             p = _Prod(vals[-plen - 1:])
             targ = syms[-plen - 1:]
@@ -1088,9 +1102,10 @@ def _run(raws: list[RawToken], diags: list[Diagnostic], index, source: str) -> o
     parser = _parser()
     if _PARSER_HOLDER.plan is None:
         _PARSER_HOLDER.plan = _plan(parser)
+        _PARSER_HOLDER.steps = _steps(parser)
     lexical = list(diags)
     try:
-        return _fast_parse(parser, _PARSER_HOLDER.plan, b.TokenStream(raws, index, source, diags))
+        return _fast_parse(parser, _PARSER_HOLDER.plan, _PARSER_HOLDER.steps, b.TokenStream(raws, index, source, diags))
     except _Bail:
         diags[:] = lexical  # forget what the actions of the abandoned parse reported
     except _TooDeep as exc:

@@ -58,6 +58,9 @@ def analyze(model: ast.Model, bag: DiagnosticBag, horizon: int) -> TimeInfo:
     return _Analyzer(model, bag, horizon).run()
 
 
+_LITERALS = frozenset({ast.Number, ast.Money, ast.Percent, ast.DurationLit, ast.String, ast.Bool})
+
+
 class _Analyzer:
     def __init__(self, model: ast.Model, bag: DiagnosticBag, horizon: int) -> None:
         self.model = model
@@ -196,7 +199,13 @@ class _Analyzer:
         return frame
 
     def expr(self, e: ast.Node, frame: _Frame) -> None:
-        if isinstance(e, ast.Name):
+        kind = type(e)
+        if kind in _LITERALS:  # the commonest nodes first: no reads below a literal
+            return
+        if kind is ast.Binary:
+            self.expr(e.left, frame)
+            self.expr(e.right, frame)
+        elif isinstance(e, ast.Name):
             if e.id not in frame.locals and e.id in self.var_index:
                 self.read(e.id, self.relative(("t", 0), frame), frame, e.span)
         elif isinstance(e, ast.Index):

@@ -38,8 +38,9 @@ def _sha256(data: Any) -> str:
 
 
 def _sha256_encoded(data: Any) -> str:
-    """The hash of data already in canonical form (from `encode_canonical`): no second normalizing walk."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    """The hash of data already in canonical form (from `encode_canonical`, keys sorted): no second
+    normalizing walk, no sorting pass, and no cycle check (the encoding is a freshly built tree)."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False, check_circular=False)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -60,7 +61,8 @@ def assumption_hash(program_or_model: Program | Model) -> str:
     """SHA-256 ("sha256:<hex>") of the canonical JSON of every parameter's provenance, keyed by parameter name
     (correlations included, as they are part of the provenance)."""
     model = _model_of(program_or_model)
-    return _sha256_encoded({p.name: encode_canonical(p.provenance) for p in model.params})
+    by_name = {p.name: encode_canonical(p.provenance) for p in model.params}
+    return _sha256_encoded(dict(sorted(by_name.items())))
 
 
 def with_hashes(program: Program) -> Program:

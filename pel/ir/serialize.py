@@ -139,8 +139,75 @@ def encode(value: Any, hint: Any = None) -> Any:
 
 
 def encode_canonical(value: Any) -> Any:
-    """Like `encode`, with integral floats written as ints, so that 1 and 1.0 hash alike (the hashing form)."""
-    return _encode(value, None, True)
+    """Like `encode`, with integral floats written as ints, so that 1 and 1.0 hash alike (the hashing form).
+
+    Every object's keys come out sorted, so that the JSON text needs no `sort_keys` pass.
+    """
+    return _encode_canonical(value)
+
+
+_TAG_ENTRY = object()  # marks the tag in a canonical plan: (tag key, _TAG_ENTRY, tag value)
+_CANONICAL_PLANS: dict[type, tuple[tuple[str, Any, Any], ...]] = {}
+
+
+def _canonical_plan(cls: type) -> tuple[tuple[str, Any, Any], ...]:
+    """The entries of `_plan(cls)`, the tag among them, sorted by key; a field's hint is kept only as _LOC
+    (no other hint matters to the canonical form: ints stay ints)."""
+    found = _CANONICAL_PLANS.get(cls)
+    if found is None:
+        tag_key, tag, items = _plan(cls)
+        entries = [(name, _LOC if hint is _LOC else None, default) for name, hint, default in items]
+        if tag_key is not None:
+            entries.append((tag_key, _TAG_ENTRY, tag))
+        found = tuple(sorted(entries, key=lambda entry: entry[0]))
+        _CANONICAL_PLANS[cls] = found
+    return found
+
+
+def _encode_canonical(value: Any) -> Any:
+    """`_encode(value, hint, True)` without the hints, with sorted keys (the hot path of `model_hash`)."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return value
+    plan = _CANONICAL_PLANS.get(kind)
+    if plan is None and dataclasses.is_dataclass(kind):
+        plan = _canonical_plan(kind)
+    if plan is not None:
+        out: dict[str, Any] = {}
+        for name, mark, default in plan:
+            if mark is _TAG_ENTRY:
+                out[name] = default
+                continue
+            item = getattr(value, name)
+            if default is not _MISSING and type(item) is type(default) and item == default:
+                continue
+            if mark is _LOC and type(item) is tuple:  # source spans: four ints, the commonest field
+                out[name] = list(item)
+                continue
+            out[name] = _encode_canonical(item)
+        return out
+    if kind is tuple or kind is list:
+        return [_encode_canonical(v) for v in value]
+    if kind is float:
+        if value.is_integer() and abs(value) < _EXACT_INT_LIMIT:
+            return int(value)
+        return _encode_float(value)
+    if kind is int:
+        return value
+    if isinstance(value, dict):
+        encoded = {str(k): _encode_canonical(v) for k, v in value.items()}
+        return dict(sorted(encoded.items()))
+    if isinstance(value, bool):  # subclasses of the plain types (numpy scalars among them)
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return _encode_canonical(float(value))
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return _encode_canonical(tuple(value))
+    raise TypeError(f"cannot serialize a value of type {type(value).__name__} in the IR")
 
 
 def _encode(value: Any, hint: Any, canon: bool) -> Any:
