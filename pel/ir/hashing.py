@@ -33,10 +33,6 @@ def canonical_json(data: Any) -> str:
     )
 
 
-def _sha256(data: Any) -> str:
-    return "sha256:" + hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
-
-
 def _sha256_encoded(data: Any) -> str:
     """The hash of data already in canonical form (from `encode_canonical`, keys sorted): no second
     normalizing walk, no sorting pass, and no cycle check (the encoding is a freshly built tree)."""

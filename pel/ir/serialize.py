@@ -135,7 +135,7 @@ def encode(value: Any, hint: Any = None) -> Any:
 
     Fields equal to their declared default are left out: shorter files, still one canonical form.
     """
-    return _encode(value, hint, False)
+    return _encode(value, hint)
 
 
 def encode_canonical(value: Any) -> Any:
@@ -165,7 +165,8 @@ def _canonical_plan(cls: type) -> tuple[tuple[str, Any, Any], ...]:
 
 
 def _encode_canonical(value: Any) -> Any:
-    """`_encode(value, hint, True)` without the hints, with sorted keys (the hot path of `model_hash`)."""
+    """`_encode` for hashing: no hints (ints stay ints), integral floats as ints, sorted keys (the hot path of
+    `model_hash`)."""
     kind = type(value)
     if kind is str or kind is bool or value is None:
         return value
@@ -210,19 +211,17 @@ def _encode_canonical(value: Any) -> Any:
     raise TypeError(f"cannot serialize a value of type {type(value).__name__} in the IR")
 
 
-def _encode(value: Any, hint: Any, canon: bool) -> Any:
+def _encode(value: Any, hint: Any) -> Any:
     kind = type(value)
     if kind is str or kind is bool or value is None:
         return value
     if kind is float:
-        if canon and value.is_integer() and abs(value) < _EXACT_INT_LIMIT:
-            return int(value)
         return _encode_float(value)
     if kind is tuple or kind is list:
         item_hints = _item_hints(hint, len(value))
-        return [_encode(v, h, canon) for v, h in zip(value, item_hints, strict=True)]
+        return [_encode(v, h) for v, h in zip(value, item_hints, strict=True)]
     if kind is int:
-        return float(value) if (_wants_float(hint) and not canon) else value
+        return float(value) if _wants_float(hint) else value
     if dataclasses.is_dataclass(kind):
         tag_key, tag, items = _plan(kind)
         out: dict[str, Any] = {tag_key: tag} if tag_key is not None else {}
@@ -233,20 +232,20 @@ def _encode(value: Any, hint: Any, canon: bool) -> Any:
             if field_hint is _LOC and type(item) is tuple:  # source spans: four ints, the commonest field
                 out[name] = list(item)
                 continue
-            out[name] = _encode(item, field_hint, canon)
+            out[name] = _encode(item, field_hint)
         return out
     if isinstance(value, dict):
-        return {str(k): _encode(v, None, canon) for k, v in value.items()}
+        return {str(k): _encode(v, None) for k, v in value.items()}
     if isinstance(value, bool):  # subclasses of the plain types (numpy scalars among them)
         return bool(value)
     if isinstance(value, int):
-        return _encode(int(value), hint, canon)
+        return _encode(int(value), hint)
     if isinstance(value, float):
-        return _encode(float(value), hint, canon)
+        return _encode(float(value), hint)
     if isinstance(value, str):
         return str(value)
     if isinstance(value, tuple | list):
-        return _encode(tuple(value), hint, canon)
+        return _encode(tuple(value), hint)
     raise TypeError(f"cannot serialize a value of type {type(value).__name__} in the IR")
 
 
