@@ -21,11 +21,11 @@ from pel.backend import cache, convergence, sampling, sketch
 from pel.backend import runtime as rt
 from pel.backend.codegen import const_value
 from pel.backend.results import Result, VarResult, json_float
-from pel.backend.stats import PERCENTILES, Collector, Moments
+from pel.backend.stats import PERCENTILES, SORT_MAX, Collector, Moments, sorted_rows_percentiles
 from pel.diagnostics import RunError, Span, simple
 from pel.ir import nodes as ir
 
-PARALLEL_THRESHOLD = 1_000_000  # path-steps below which a run stays on one thread
+PARALLEL_THRESHOLD = 100_000  # path-steps below which a run stays on one thread
 DEFAULT_MEMORY_LIMIT = 1 << 30  # bytes of collected values for exact percentiles (beyond: the sketch)
 
 
@@ -559,7 +559,7 @@ def _monte_carlo(plan: Plan, seed: int, runs: int, threads: int, progress: Calla
         if collector is not None:
             if done < runs:
                 collector.values = collector.values[:, :, :done]
-            pct = _percentiles(collector, moments.n, pool)
+            pct = _percentiles(collector, moments.n, pool, threads)
         else:
             assert sketcher is not None
             pct = sketcher.quantiles(PERCENTILES).reshape(V, T1, len(PERCENTILES))
@@ -581,18 +581,31 @@ def _se(moments: Moments) -> np.ndarray:
     return convergence.standard_error(moments.n, moments.m2)
 
 
-def _percentiles(collector: Collector, valid: np.ndarray, pool: ThreadPoolExecutor | None) -> np.ndarray:
-    """Percentiles per (output, t); numpy's selection releases the GIL, so cells run on the pool."""
+def _percentiles(collector: Collector, valid: np.ndarray, pool: ThreadPoolExecutor | None, threads: int) -> np.ndarray:
+    """Percentiles per (output, t): short rows sorted many at a time, long rows by selection, row by row. numpy
+    releases the GIL in both, so a few runs of consecutive cells go to the pool (one task per cell would cost
+    more in hand-offs than the selections of a small run)."""
     n_vars, n_steps = valid.shape
-    cells = [(v, t) for v in range(n_vars) for t in range(n_steps)]
     out = np.empty((n_vars, n_steps, len(PERCENTILES)))
+    values = collector.values
+    sort = values.shape[2] <= SORT_MAX
+    parts = 1 if pool is None else max(1, min(n_steps, 2 * threads))
+    jobs = [(v, n_steps * k // parts, n_steps * (k + 1) // parts) for v in range(n_vars) for k in range(parts)]
 
-    def one(cell: tuple[int, int]) -> np.ndarray:
-        return collector.percentiles(cell[0], cell[1], int(valid[cell]))
+    def some(job: tuple[int, int, int]) -> None:
+        v, t0, t1 = job
+        if sort:
+            sorted_rows_percentiles(values[v, t0:t1], valid[v, t0:t1], out[v, t0:t1])
+            return
+        for t in range(t0, t1):
+            out[v, t] = collector.percentiles(v, t, int(valid[v, t]))
 
-    found = pool.map(one, cells) if pool else map(one, cells)
-    for (v, t), values in zip(cells, found, strict=True):
-        out[v, t] = values
+    if pool is None:
+        for job in jobs:
+            some(job)
+    else:
+        for done in [pool.submit(some, job) for job in jobs]:
+            done.result()
     return out
 
 

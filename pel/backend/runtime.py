@@ -470,7 +470,10 @@ def betappf(p, a, b):
         return 0.0
     if p >= 1.0:
         return 1.0
-    return _beta_solve(p, a, b, _beta_start(p, a, b), math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b))
+    x = _beta_start(p, a, b)
+    if x <= 0.0 or x >= 1.0:  # the tail form is exact to leading order: the quantile is not representable
+        return min(max(x, 0.0), 1.0)
+    return _beta_solve(p, a, b, x, math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b))
 
 
 @jit
@@ -518,8 +521,10 @@ def _beta_solve(p, a, b, x, lnorm):
 
 
 # Beta quantile tables: for a Beta parameter with constant shapes the engine tabulates the quantile on a
-# fine grid of standard-normal scores once per process; a path then needs one interpolation and one
-# Halley step (about 4x cheaper than solving from scratch, the same answer to rounding).
+# fine grid of standard-normal scores once per process (solved to full precision); a path then needs one cubic
+# interpolation of its logarithm and one exp. The log turns the power-law tails into near-quadratics, so the
+# interpolated quantile agrees with the solver to about 1e-12 relative (tested to 1e-10 over the grid) at about
+# 1/20 of the solver's cost, which dominated the per-path cost of a model with a Beta parameter.
 BTAB_K = 8193  # nodes per side
 BTAB_Z = 8.0  # |z| covered; scores beyond use the general solver
 BTAB_LEN = 3 + 2 * BTAB_K
@@ -527,8 +532,8 @@ BTAB_LEN = 3 + 2 * BTAB_K
 
 @jit
 def beta_table(a, b, out):
-    """Fill `out` (BTAB_LEN): header (a, b, log 1/B(a, b)), quantiles at z in [-Z, 0], and the complements
-    1 - x at z in [0, Z] (solved in the other tail, as from_z does)."""
+    """Fill `out` (BTAB_LEN): header (a, b, log 1/B(a, b)), log quantiles at z in [-Z, 0], and the logs of the
+    complements 1 - x at z in [0, Z] (solved in the other tail, as from_z does); -inf where one underflows."""
     out[0] = a
     out[1] = b
     out[2] = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
@@ -537,31 +542,39 @@ def beta_table(a, b, out):
     y = betappf(ncdf(-BTAB_Z), b, a)
     for k in range(BTAB_K):  # continuation: each node starts from its neighbour's quantile
         x = _beta_solve(ncdf((k - (BTAB_K - 1)) * h), a, b, x, out[2])
-        out[3 + k] = x
+        out[3 + k] = math.log(x) if x > 0.0 else -np.inf
         y = _beta_solve(ncdf(-((BTAB_K - 1 - k) * h)), b, a, y, out[2])
-        out[3 + 2 * BTAB_K - 1 - k] = y
+        out[3 + 2 * BTAB_K - 1 - k] = math.log(y) if y > 0.0 else -np.inf
 
 
-@jit
+@jit_inline
 def from_z_beta(tab, a, b, z, err):
-    """from_z for a Beta(a, b) using the table `tab` when it was built for these shapes."""
+    """from_z for a Beta(a, b): from the table `tab` when it was built for these shapes (four-node Lagrange
+    interpolation of the log quantile), else, or where the table's logs underflowed, the solver."""
     if not (tab[0] == a and tab[1] == b and abs(z) < BTAB_Z):
         return from_z(D_BETA, a, b, 0.0, z, err)
     h = BTAB_Z / (BTAB_K - 1)
     if z <= 0.0:
         u = (z + BTAB_Z) / h
         base = 3
-        p = ncdf(z)
     else:
         u = z / h
         base = 3 + BTAB_K
-        p = ncdf(-z)
-    k = min(int(u), BTAB_K - 2)
-    f = u - k
-    x0 = tab[base + k] + f * (tab[base + k + 1] - tab[base + k])
+    j = min(max(int(u) - 1, 0), BTAB_K - 4)
+    t = u - j
+    y0 = tab[base + j]
+    y1 = tab[base + j + 1]
+    y2 = tab[base + j + 2]
+    y3 = tab[base + j + 3]
+    if not (y0 > -np.inf and y3 > -np.inf):  # a node underflowed (extreme shapes): solve instead
+        return from_z(D_BETA, a, b, 0.0, z, err)
+    t1 = t - 1.0
+    t2 = t - 2.0
+    t3 = t - 3.0
+    y = (-y0 * t1 * t2 * t3 + y3 * t * t1 * t2) / 6.0 + (y1 * t2 - y2 * t1) * t * t3 / 2.0
     if z <= 0.0:
-        return 0.0 if p <= 0.0 else _beta_solve(p, a, b, x0, tab[2])
-    return 1.0 - (0.0 if p <= 0.0 else _beta_solve(p, b, a, x0, tab[2]))
+        return math.exp(y)
+    return 1.0 - math.exp(y)
 
 
 # ---------------------------------------------------------------------------------------------
