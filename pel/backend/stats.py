@@ -236,32 +236,26 @@ def block_moments(vals, rows, st, values, start, n, mean, m2):  # noqa: ANN001, 
     tile = np.empty((T1, CHUNK))
     for k in range(rows.shape[0]):
         j = rows[k]
-        src = vals[j]
-        dst = values[k]
         acc[:] = 0.0
         for i0 in range(0, B, CHUNK):
             w = min(CHUNK, B - i0)
-            for c in range(w):
+            for c in range(w):  # no per-path array views: each costs more than a short row's work
                 stop = last[i0 + c] + 1
-                row = src[i0 + c]
                 for t in range(stop):  # steps a path reached hold finite values (the kernel checks)
-                    x = row[t]
+                    x = vals[j, i0 + c, t]
                     tile[t, c] = x
                     acc[t] += x
                 for t in range(stop, T1):
                     tile[t, c] = np.nan
             for t in range(T1):
-                out = dst[t]
-                tr = tile[t]
                 for c in range(w):
-                    out[start + i0 + c] = tr[c]
+                    values[k, t, start + i0 + c] = tile[t, c]
         for t in range(T1):
             mu[t] = acc[t] / cnt[t] if cnt[t] > 0 else 0.0
         acc[:] = 0.0
         for i in range(B):
-            row = src[i]
             for t in range(last[i] + 1):
-                d = row[t] - mu[t]
+                d = vals[j, i, t] - mu[t]
                 acc[t] += d * d
         for t in range(T1):
             n[k, t] = cnt[t]
