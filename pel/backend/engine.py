@@ -504,12 +504,14 @@ def _monte_carlo(plan: Plan, seed: int, runs: int, threads: int, progress: Calla
     V, T1 = len(rows), plan.T + 1
     exact = V * T1 * runs * 8 <= memory_limit
     collector = Collector(V, T1, runs) if exact else None  # pages are touched only as blocks arrive
-    sketcher = None if exact else sketch.QuantileSketch(V * T1)
     rule = convergence.StopRule(until_se, runs, names=[o[0] for o in plan.outputs])
     n_blocks = -(-runs // sampling.BLOCK_SIZE)
     parallel = client is None and threads > 1 and n_blocks > 1 and runs * T1 >= PARALLEL_THRESHOLD
     blocks = BlockPool(plan)
     value_pool = None if exact else ValuePool(V, T1)
+    pool = ThreadPoolExecutor(max_workers=threads) if parallel else None
+    # the sketch's merges run on the pool too (in block order, so the bits do not depend on it)
+    sketcher = None if exact else sketch.QuantileSketch(V * T1, submit=None if pool is None else pool.submit)
 
     def work(b: int) -> BlockOutput:
         if collector is not None:  # local exact run: straight into the collector
@@ -517,7 +519,6 @@ def _monte_carlo(plan: Plan, seed: int, runs: int, threads: int, progress: Calla
             return _run_block(plan, seed, runs, b, cop, rows, collector.values, start, blocks), None
         return _block_output(plan, seed, runs, b, cop, rows, False, blocks, value_pool)
 
-    pool = ThreadPoolExecutor(max_workers=threads) if parallel else None
     stream: Iterator[tuple[int, BlockOutput]]
     if client is not None:
         from pel.backend import distributed

@@ -36,7 +36,8 @@ order give the same bits, whatever thread or machine compacted each block.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -217,14 +218,20 @@ def _order_stat(vals: np.ndarray, cum: np.ndarray, rank: np.ndarray) -> np.ndarr
 
 
 class QuantileSketch:
-    """Block summaries added in block order; merged level by level (see the module docstring)."""
+    """Block summaries added in block order; merged level by level (see the module docstring).
 
-    def __init__(self, n_cells: int, *, k0: int = K0, fanout: int = FANOUT, factor: int = FACTOR) -> None:
+    With `submit` (e.g. a thread pool's), each merge runs as a task: the main thread only hands over the
+    parts, waiting for a level's earlier merges before it merges them in turn. A merge is a pure function of
+    its parts in their order, so the bits are the same either way."""
+
+    def __init__(self, n_cells: int, *, k0: int = K0, fanout: int = FANOUT, factor: int = FACTOR,
+                 submit: Callable[..., Future[Summary]] | None = None) -> None:
         if not (1 <= factor < fanout):
             raise ValueError("factor must be below fanout for a bounded error")
         self.n_cells = n_cells
         self.k0, self.fanout, self.factor = k0, fanout, factor
-        self.levels: list[list[Summary]] = [[]]
+        self.levels: list[list[Summary | Future[Summary]]] = [[]]
+        self.submit = submit
         self.peak_bytes = 0
 
     def add(self, s: Summary) -> None:
@@ -234,21 +241,24 @@ class QuantileSketch:
         self.levels[0].append(s)
         level = 0
         while len(self.levels[level]) >= self.fanout:
-            parts = self.levels[level]
+            parts = [_done(p) for p in self.levels[level]]
             self.levels[level] = []
             if len(self.levels) == level + 1:
                 self.levels.append([])
-            self.levels[level + 1].append(compact(parts, self.k0 * self.factor ** (level + 1)))
+            cap = self.k0 * self.factor ** (level + 1)
+            merged = compact(parts, cap) if self.submit is None else self.submit(compact, parts, cap)
+            self.levels[level + 1].append(merged)
             level += 1
         self.peak_bytes = max(self.peak_bytes, self.nbytes)
 
     @property
     def nbytes(self) -> int:
-        return sum(s.nbytes for level in self.levels for s in level)
+        return sum(s.nbytes for level in self.levels for s in level if isinstance(s, Summary))
 
     def summary(self) -> Summary:
         """Everything added so far, as one summary (highest level first: a fixed order)."""
-        parts = [s for level in reversed(self.levels) for s in level]
+        parts = [_done(s) for level in reversed(self.levels) for s in level]
+        self.peak_bytes = max(self.peak_bytes, self.nbytes)
         if not parts:
             return Summary(np.empty((self.n_cells, 0)), np.empty((self.n_cells, 0), np.int64),
                            np.zeros(self.n_cells), np.zeros(self.n_cells, np.int64))
@@ -265,6 +275,10 @@ class QuantileSketch:
         if not has.any():
             return 0.0
         return float(np.max(s.err[has] / s.count[has]))
+
+
+def _done(part: Summary | Future[Summary]) -> Summary:
+    return part.result() if isinstance(part, Future) else part
 
 
 def theoretical_bound(k0: int = K0, fanout: int = FANOUT, factor: int = FACTOR, block: int = BLOCK) -> float:

@@ -76,9 +76,16 @@ def test_sketch_beyond_the_memory_limit_within_its_rank_bound(model: pel.Model, 
 
 @pytest.mark.parametrize("memory_limit", [None, 1], ids=["exact", "sketch"])
 def test_same_bytes_for_one_and_two_threads(model: pel.Model, memory_limit: int | None) -> None:
-    kw = {"runs": 60_000, "steps": 24, "seed": 9, "memory_limit": memory_limit}
+    kw = {"runs": 70_000, "steps": 24, "seed": 9, "memory_limit": memory_limit}  # 18 blocks: one merge
     one = model.run("monte_carlo", threads=1, **kw).to_json()
     assert one == model.run("monte_carlo", threads=2, **kw).to_json()
+
+
+def test_sketch_merges_on_the_pool_give_the_same_bytes(model: pel.Model) -> None:
+    kw = {"runs": 260 * 4096 + 5, "steps": 2, "seed": 4, "memory_limit": 1}  # merges at levels 1 and 2
+    one = model.run("monte_carlo", threads=1, **kw)
+    assert one.percentiles["method"] == "sketch"
+    assert one.to_json() == model.run("monte_carlo", threads=2, **kw).to_json()
 
 
 def test_until_se_stops_early_the_same_way_on_any_thread_count(model: pel.Model) -> None:
