@@ -79,28 +79,36 @@ def compact_block(x: np.ndarray, k0: int = K0, *, inplace: bool = False) -> Summ
     else:
         s = np.sort(x, axis=1)
     groups = -(-n // k0)
-    nan_count = np.isnan(s[:, n - 1]) if n else np.zeros(c, np.bool_)
-    nv = np.full(c, n, np.int64)
-    if nan_count.any():  # rows with missing values: count them (NaN are the tail of the sorted row)
-        part = np.nonzero(nan_count)[0]
-        nv[part] = n - np.isnan(s[part]).sum(axis=1)
-    full = nv // k0  # groups of k0 values; then one partial group of nv % k0 values, then empty groups
-    j = np.arange(groups, dtype=np.int64)
-    w = np.clip(nv[:, None] - j[None, :] * k0, 0, k0).astype(np.int64)  # (C, groups)
-    r_full = (k0 + 1) // 2  # 1-based position of a full group's weighted median: cum(r) >= w/2
-    vals = np.full((c, groups), np.nan)
-    head = s[:, r_full - 1::k0][:, :groups]
-    vals[:, :head.shape[1]] = head
-    vals[j[None, :] >= full[:, None]] = np.nan
-    rest = nv - full * k0
-    part = np.nonzero(rest > 0)[0]
-    if part.size:
-        rp = (rest[part] + 1) // 2
-        vals[part, full[part]] = s[part, full[part] * k0 + rp - 1]
-    r = (w + 1) // 2
-    miss = np.where(w > 0, np.maximum(r - 1, w - r), 0)
-    err = miss.max(axis=1, initial=0).astype(np.float64)
+    vals = np.empty((c, groups))
+    w = np.empty((c, groups), np.int64)
+    err = np.empty(c)
+    nv = np.empty(c, np.int64)
+    _pick_medians(s, k0, vals, w, err, nv)
     return Summary(vals, w, err, nv)
+
+
+def _pick_medians(s: np.ndarray, k0: int, vals: np.ndarray, w: np.ndarray, err: np.ndarray, nv: np.ndarray) -> None:
+    """Per sorted row of s (NaN last): its valid count, then groups of k0 valid values (the last one partial)
+    each replaced by its median (1-based position (w + 1) // 2), empty groups NaN with weight 0, and the
+    row's worst misplaced weight max(r - 1, w - r)."""
+    c, n = s.shape
+    groups = vals.shape[1]
+    for i in range(c):
+        m = n
+        while m > 0 and np.isnan(s[i, m - 1]):
+            m -= 1
+        nv[i] = m
+        worst = 0
+        for g in range(groups):
+            wg = min(max(m - g * k0, 0), k0)
+            w[i, g] = wg
+            if wg == 0:
+                vals[i, g] = np.nan
+                continue
+            r = (wg + 1) // 2
+            vals[i, g] = s[i, g * k0 + r - 1]
+            worst = max(worst, r - 1, wg - r)
+        err[i] = float(worst)
 
 
 def concat(parts: Sequence[Summary]) -> Summary:
@@ -177,6 +185,7 @@ if _JIT:
     import numba
 
     _group = numba.njit(nogil=True, cache=True)(_group)
+    _pick_medians = numba.njit(nogil=True, cache=True)(_pick_medians)
 
 
 def compact(parts: Sequence[Summary], cap: int) -> Summary:
