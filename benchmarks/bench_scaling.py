@@ -151,10 +151,9 @@ def test_scaling_paths() -> None:
 def test_scaling_steps() -> None:
     model = _model()
     _warm(model)
-    text, ratios, deviations, sizes = steps_sweep(model)
+    text, _, deviations, _ = steps_sweep(model)
     print("\n" + text)
     assert all(abs(d) <= LINEAR_TOLERANCE for d in deviations), text
-    assert all(r > 0 for r in ratios) and len(sizes) == len(ratios)
 
 
 def test_scaling_threads() -> None:
