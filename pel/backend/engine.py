@@ -563,7 +563,7 @@ def _monte_carlo(plan: Plan, seed: int, runs: int, threads: int, progress: Calla
             pct = _percentiles(collector, moments.n, pool, threads)
         else:
             assert sketcher is not None
-            pct = sketcher.quantiles(PERCENTILES).reshape(V, T1, len(PERCENTILES))
+            pct = sketcher.quantiles(PERCENTILES, parts=2 * threads).reshape(V, T1, len(PERCENTILES))
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)

@@ -273,9 +273,17 @@ class QuantileSketch:
                            np.zeros(self.n_cells), np.zeros(self.n_cells, np.int64))
         return concat(parts)
 
-    def quantiles(self, percents: Sequence[float]) -> np.ndarray:
-        """Percentiles (C, len(percents)) of everything added so far."""
-        return query(self.summary(), percents)
+    def quantiles(self, percents: Sequence[float], parts: int = 1) -> np.ndarray:
+        """Percentiles (C, len(percents)) of everything added so far; with `submit`, the cells are queried in
+        `parts` runs on the pool (each cell on its own: the same bits)."""
+        s = self.summary()
+        c = s.values.shape[0]
+        if self.submit is None or parts < 2 or c < 2:
+            return query(s, percents)
+        cuts = [c * k // parts for k in range(parts + 1)]
+        jobs = [self.submit(query, Summary(s.values[lo:hi], s.weights[lo:hi], s.err[lo:hi], s.count[lo:hi]), percents)
+                for lo, hi in zip(cuts, cuts[1:], strict=False) if hi > lo]
+        return np.concatenate([job.result() for job in jobs], axis=0)
 
     def rank_error_bound(self) -> float:
         """The largest proven relative rank error over the cells with values (0.0 if none)."""

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -83,3 +88,44 @@ def test_cli_dask_flag_same_bytes(tmp_path: Path) -> None:
     assert main([*args, "--dask", "local:1", "-o", str(tmp_path / "dask.json")]) == 0
     assert (tmp_path / "dask.json").read_bytes() == (tmp_path / "local.json").read_bytes()
     assert main([*args, "--dask", "nowhere"]) == 1
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", *args], stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def test_cli_on_a_separately_started_scheduler_and_worker(tmp_path: Path) -> None:
+    """The deployment the README describes: `dask scheduler` and `dask worker` started on their own (here on
+    loopback), and `pel run --dask tcp://HOST:PORT` pointed at the scheduler."""
+    sched_file = tmp_path / "scheduler.json"
+    procs = [_start(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+                     "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(sched_file)],
+                    tmp_path / "scheduler.log")]
+    try:
+        deadline = time.monotonic() + 60
+        while not sched_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert sched_file.exists(), (tmp_path / "scheduler.log").read_text()
+        time.sleep(0.2)  # the file is written whole, but give its writer a moment
+        address = json.loads(sched_file.read_text())["address"]
+        assert address.startswith("tcp://127.0.0.1:")
+        procs.append(_start(["distributed.cli.dask_worker", address, "--nthreads", "1", "--nworkers", "1",
+                             "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"], tmp_path / "worker.log"))
+        with distributed.Client(address, timeout="30s") as client:
+            client.wait_for_workers(1, timeout=60)
+        from pel.cli import main
+
+        args = ["run", str(MODEL), "--mode", "monte_carlo", "--runs", str(5 * 4096 + 3), "--steps", "6", "--quiet"]
+        assert main([*args, "-o", str(tmp_path / "local.json")]) == 0
+        assert main([*args, "--dask", address, "-o", str(tmp_path / "remote.json")]) == 0
+        assert (tmp_path / "remote.json").read_bytes() == (tmp_path / "local.json").read_bytes()
+    finally:
+        for proc in reversed(procs):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
