@@ -2,9 +2,10 @@
 
 Run with `pytest benchmarks/bench_scaling.py -s` or `python benchmarks/bench_scaling.py`. Sizes are capped by
 BENCH_SCALING_MAX_PATHS (default 10_000_000) and BENCH_SCALING_MAX_STEPS (default 240); e.g.
-BENCH_SCALING_MAX_PATHS=200000 for a quick look. Every size is timed BENCH_SCALING_REPEAT times (default 3; runs
-of 10 million paths once; short runs until timed for 2 s) with a warm kernel cache, and the best time is kept:
-this machine's neighbours slow single runs by up to a third, never speed them up.
+BENCH_SCALING_MAX_PATHS=200000 for a quick look. Each sweep is timed in BENCH_SWEEP_ROUNDS rounds (default 3)
+of every size once (10 million paths only in the first; short runs repeated within a round), with a warm
+kernel cache, and each size's best time is kept: this machine's neighbours slow runs by up to half for
+stretches of seconds, never speed them up.
 
 Targets (DESIGN.md §7), each against the largest run of its sweep:
 * paths (10^4 ... 10^7, 60 steps, default memory limit: exact percentiles up to 1 GiB of values, the
@@ -45,28 +46,33 @@ def _model():  # noqa: ANN202 - pel.Model
     return pel.compile(str(MODEL))
 
 
-MIN_TIMED_SECONDS = 2.0  # short runs repeat until they have been timed this long (at most 40 times)
+MIN_ROUND_SECONDS = 0.7  # within a round, a short run repeats until timed this long (at most 20 times)
 
 
-def _repeats(runs: int) -> int:
-    return 1 if runs >= 10_000_000 else max(1, _env("BENCH_SCALING_REPEAT", 3))
+def _rounds() -> int:
+    return max(1, _env("BENCH_SWEEP_ROUNDS", 3))
 
 
-def _timed(model, runs: int, steps: int, threads: int | None) -> tuple[float, str]:  # noqa: ANN001
-    """Best time of a run, and how its percentiles were computed ("exact" or "sketch")."""
-    best = float("inf")
-    method = ""
-    total = 0.0
-    count = 0
-    while count < _repeats(runs) or (total < MIN_TIMED_SECONDS and count < 40):
-        t0 = time.perf_counter()
-        res = model.run("monte_carlo", runs=runs, steps=steps, seed=42, threads=threads)
-        secs = time.perf_counter() - t0
-        best = min(best, secs)
-        total += secs
-        count += 1
-        method = res.percentiles["method"]
-    return best, method
+def _timed_all(model, sizes: list[tuple[int, int]], threads: int | None = None) -> list[tuple[float, str]]:  # noqa: ANN001
+    """Best time of each (runs, steps) and how its percentiles were computed ("exact" or "sketch"). The sizes
+    are timed in rounds, every size once per round (10 million paths in the first round only), so that a slow
+    stretch of this shared machine spoils one sample of each size rather than every sample of one."""
+    best = [float("inf")] * len(sizes)
+    method = [""] * len(sizes)
+    for r in range(_rounds()):
+        for k, (runs, steps) in enumerate(sizes):
+            if r and runs >= 10_000_000:
+                continue
+            total, count = 0.0, 0
+            while count == 0 or (total < MIN_ROUND_SECONDS and count < 20):
+                t0 = time.perf_counter()
+                res = model.run("monte_carlo", runs=runs, steps=steps, seed=42, threads=threads)
+                secs = time.perf_counter() - t0
+                best[k] = min(best[k], secs)
+                total += secs
+                count += 1
+                method[k] = res.percentiles["method"]
+    return list(zip(best, method, strict=True))
 
 
 def _table(title: str, head: str, rows: list[tuple[int, int, float, str]], key: str) -> tuple[str, list[float]]:
@@ -85,10 +91,8 @@ def _table(title: str, head: str, rows: list[tuple[int, int, float, str]], key: 
 def paths_sweep(model, steps: int = 60) -> tuple[str, list[float]]:  # noqa: ANN001
     cap = _env("BENCH_SCALING_MAX_PATHS", PATHS[-1])
     sizes = [n for n in PATHS if n <= cap] or [cap]
-    rows = []
-    for n in sizes:
-        secs, method = _timed(model, n, steps, None)
-        rows.append((n, n * (steps + 1), secs, method))
+    timed = _timed_all(model, [(n, steps) for n in sizes])
+    rows = [(n, n * (steps + 1), secs, method) for n, (secs, method) in zip(sizes, timed, strict=True)]
     return _table(f"time against paths ({steps} steps, all threads)", "paths", rows,
                   "linear: every ratio within 1 +- 0.15")
 
@@ -99,10 +103,8 @@ def steps_sweep(model) -> tuple[str, list[float], list[float], list[int]]:  # no
     cap = _env("BENCH_SCALING_MAX_STEPS", STEPS[-1])
     runs = min(STEPS_PATHS, _env("BENCH_SCALING_MAX_PATHS", PATHS[-1]))
     sizes = [s for s in STEPS if s <= cap] or [cap]
-    rows = []
-    for s in sizes:
-        secs, method = _timed(model, runs, s, None)
-        rows.append((s, runs * (s + 1), secs, method))
+    timed = _timed_all(model, [(runs, s) for s in sizes])
+    rows = [(s, runs * (s + 1), secs, method) for s, (secs, method) in zip(sizes, timed, strict=True)]
     text, ratios = _table(f"time against steps ({runs:,} paths, all threads)", "steps", rows,
                           "per path-step, which includes each path's fixed cost spread over its steps")
     deviations = [0.0] * len(rows)
@@ -120,7 +122,7 @@ def steps_sweep(model) -> tuple[str, list[float], list[float], list[int]]:  # no
 def threads_speedup(model) -> tuple[str, float]:  # noqa: ANN001
     runs = min(1_000_000, _env("BENCH_SCALING_MAX_PATHS", PATHS[-1]))
     best = {1: float("inf"), 2: float("inf")}
-    for _ in range(_repeats(runs)):  # alternately, so that a noisy stretch hits both
+    for _ in range(_rounds()):  # alternately, so that a noisy stretch hits both
         for threads in (1, 2):
             t0 = time.perf_counter()
             model.run("monte_carlo", runs=runs, steps=60, seed=42, threads=threads)
