@@ -242,12 +242,14 @@ class QuantileSketch:
         self.levels: list[list[Summary | Future[Summary]]] = [[]]
         self.submit = submit
         self.peak_bytes = 0
+        self._whole: Summary | None = None  # summary() since the last add
 
     def add(self, s: Summary) -> None:
         """Add the level-0 summary of the next block (summaries must come in block order)."""
         if s.values.shape[0] != self.n_cells:
             raise ValueError("summary has the wrong number of cells")
         self.levels[0].append(s)
+        self._whole = None
         level = 0
         while len(self.levels[level]) >= self.fanout:
             parts = [_done(p) for p in self.levels[level]]
@@ -266,12 +268,14 @@ class QuantileSketch:
 
     def summary(self) -> Summary:
         """Everything added so far, as one summary (highest level first: a fixed order)."""
-        parts = [_done(s) for level in reversed(self.levels) for s in level]
-        self.peak_bytes = max(self.peak_bytes, self.nbytes)
-        if not parts:
-            return Summary(np.empty((self.n_cells, 0)), np.empty((self.n_cells, 0), np.int64),
-                           np.zeros(self.n_cells), np.zeros(self.n_cells, np.int64))
-        return concat(parts)
+        if self._whole is None:
+            parts = [_done(s) for level in reversed(self.levels) for s in level]
+            self.peak_bytes = max(self.peak_bytes, self.nbytes)
+            if not parts:
+                return Summary(np.empty((self.n_cells, 0)), np.empty((self.n_cells, 0), np.int64),
+                               np.zeros(self.n_cells), np.zeros(self.n_cells, np.int64))
+            self._whole = concat(parts)
+        return self._whole
 
     def quantiles(self, percents: Sequence[float], parts: int = 1) -> np.ndarray:
         """Percentiles (C, len(percents)) of everything added so far; with `submit`, the cells are queried in

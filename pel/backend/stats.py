@@ -111,14 +111,18 @@ def sorted_rows_percentiles(rows: np.ndarray, valid: np.ndarray, out: np.ndarray
 
 @functools.lru_cache(maxsize=256)
 def _lerp_plan(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """numpy's lower and upper ranks, weights and upper-side flags of the linear method for rows of n values."""
-    vi = (n - 1) * _Q
+    """numpy's lower and upper ranks, weights and upper-side flags of the linear method for rows of n values
+    (the same per n: computed once, as numpy computes them; read-only, as they are shared)."""
+    vi = (n - 1) * _Q  # numpy's virtual indexes
     prev = np.floor(vi)
     nxt = prev + 1
     prev[vi >= n - 1] = -1
     nxt[vi >= n - 1] = -1
     gamma = vi - prev
-    return prev.astype(np.intp) % n, nxt.astype(np.intp) % n, gamma, gamma >= 0.5
+    plan = (prev.astype(np.intp) % n, nxt.astype(np.intp) % n, gamma, gamma >= 0.5)
+    for arr in plan:
+        arr.flags.writeable = False
+    return plan
 
 
 def percentiles_inplace(row: np.ndarray) -> np.ndarray:
@@ -145,24 +149,15 @@ def _rank_plan(n: int) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]
     _select's order), (rank, end of its segment) of every rank
     needed, the positions of numpy's lower and upper ranks in that list, and the interpolation weights
     (the same per n: computed once, as numpy computes them)."""
-    vi = (n - 1) * _Q  # numpy's virtual indexes
-    prev = np.floor(vi)
-    nxt = prev + 1
-    prev[vi >= n - 1] = -1
-    nxt[vi >= n - 1] = -1
-    prev = prev.astype(np.intp)
-    nxt = nxt.astype(np.intp)
-    gamma = vi - prev
-    ranks = sorted({int(k) % n for k in np.concatenate((prev, nxt))})
+    lo, hi, gamma, upper = _lerp_plan(n)
+    ranks = sorted({int(k) for k in np.concatenate((lo, hi))})
     placed = [k for k in ranks if k - 1 not in ranks or k - 2 in ranks]
     fetch = [(k, k if k in placed else next((p for p in placed if p >= k), n)) for k in ranks]
     pos = {k: m for m, k in enumerate(ranks)}
-    ia = np.array([pos[int(k) % n] for k in prev], np.intp)
-    ib = np.array([pos[int(k) % n] for k in nxt], np.intp)
-    for arr in (gamma, ia, ib):
-        arr.flags.writeable = False
-    upper = gamma >= 0.5
-    upper.flags.writeable = False
+    ia = np.array([pos[int(k)] for k in lo], np.intp)
+    ib = np.array([pos[int(k)] for k in hi], np.intp)
+    ia.flags.writeable = False
+    ib.flags.writeable = False
     steps: list[tuple[int, int, int]] = []
     _select_steps(0, n, placed, steps)
     return steps, fetch, ia, ib, gamma, upper
