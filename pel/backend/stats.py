@@ -131,7 +131,7 @@ def percentiles_inplace(row: np.ndarray) -> np.ndarray:
     on the segment between ranks already placed (about 2.5x less work on a million values)."""
     n = row.shape[0]
     steps, fetch, ia, ib, gamma, upper = _rank_plan(n)
-    for lo, hi, k in steps:  # the order of _select's recursion
+    for lo, hi, k in steps:  # middle rank first, then each side's within its segment
         row[lo:hi].partition(k - lo)
     stats = np.array([row[k] if end == k else row[k:end].min() for k, end in fetch], dtype=np.float64)
     a = stats[ia]
@@ -145,10 +145,10 @@ def percentiles_inplace(row: np.ndarray) -> np.ndarray:
 @functools.lru_cache(maxsize=256)
 def _rank_plan(n: int) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]], np.ndarray, np.ndarray,
                                 np.ndarray, np.ndarray]:
-    """For rows of n values: the partitions (segment lo, hi, rank) placing the ranks selected (in
-    _select's order), (rank, end of its segment) of every rank
-    needed, the positions of numpy's lower and upper ranks in that list, and the interpolation weights
-    (the same per n: computed once, as numpy computes them)."""
+    """For rows of n values: the partitions (segment lo, hi, rank) placing the ranks selected (see
+    _select_steps), (rank, end of its segment) of every rank needed (a rank right after a placed one is the
+    least value of the segment that follows it), the positions of numpy's lower and upper ranks in that list,
+    and the interpolation weights (the same per n: computed once, as numpy computes them)."""
     lo, hi, gamma, upper = _lerp_plan(n)
     ranks = sorted({int(k) for k in np.concatenate((lo, hi))})
     placed = [k for k in ranks if k - 1 not in ranks or k - 2 in ranks]
@@ -164,7 +164,8 @@ def _rank_plan(n: int) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]
 
 
 def _select_steps(lo: int, hi: int, ranks: list[int], out: list[tuple[int, int, int]]) -> None:
-    """The partitions _select(row, lo, hi, ranks) makes, in order."""
+    """The partitions placing `ranks` (sorted, within lo..hi-1) of a row segment lo..hi, in order: the middle
+    rank first, then each side's ranks within its own segment."""
     if not ranks:
         return
     m = len(ranks) // 2
@@ -172,30 +173,6 @@ def _select_steps(lo: int, hi: int, ranks: list[int], out: list[tuple[int, int, 
     out.append((lo, hi, k))
     _select_steps(lo, k, ranks[:m], out)
     _select_steps(k + 1, hi, ranks[m + 1:], out)
-
-
-def order_stats(row: np.ndarray, ranks: list[int]) -> dict[int, float]:
-    """The values of the given sorted 0-based ranks; partitions `row` in place, recursively by segments.
-    A rank right after a placed rank is the least value of the segment that follows it."""
-    placed = [k for k in ranks if k - 1 not in ranks or k - 2 in ranks]
-    _select(row, 0, row.shape[0], placed)
-    out = {k: float(row[k]) for k in placed}
-    for k in ranks:
-        if k not in out:
-            end = next((p for p in placed if p >= k), row.shape[0])
-            out[k] = float(row[k]) if end == k else float(row[k:end].min())
-    return out
-
-
-def _select(row: np.ndarray, lo: int, hi: int, ranks: list[int]) -> None:
-    """Place the given ranks (all within lo..hi-1) of row[lo:hi]: middle rank first, then each side."""
-    if not ranks:
-        return
-    m = len(ranks) // 2
-    k = ranks[m]
-    row[lo:hi].partition(k - lo)
-    _select(row, lo, k, ranks[:m])
-    _select(row, k + 1, hi, ranks[m + 1:])
 
 
 CHUNK = 64  # paths per tile: a tile (T+1) x CHUNK stays in L1 and is copied out row by row
