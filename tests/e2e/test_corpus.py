@@ -18,16 +18,6 @@ OTHER = [r["file"] for r in LABELS if r["label"] not in ("valid", "error")]
 needs_shared = pytest.mark.skipif(not LABELS, reason="../shared/corpus is not present")
 
 
-# Labels that contradict each other; PEL follows the majority and LANGUAGE.md. Each is a strict xfail.
-LABEL_CONFLICTS = {
-    "example_semantic_contracts_fraction_to_rate.pel": (
-        "labelled E0005 for `Rate<User, Day>`, but complete_saas_model and temporal_aggregation use the same "
-        "two-argument `Rate<X, Y>` and are labelled E0400, which requires them to parse; LANGUAGE.md §1.1 needs "
-        "`Scoped<T, E>` with two arguments. PEL parses `Type<A, B>` and the checker refuses `Rate<…>` (E0101)."
-    ),
-}
-
-
 def _first_error(exc: CompileError) -> str:
     return next(d.code for d in exc.diagnostics if d.level == "error")
 
@@ -43,9 +33,7 @@ def test_valid_model_compiles(name: str) -> None:
 
 @needs_shared
 @pytest.mark.parametrize(("name", "code"), ERRORS)
-def test_error_model_refused_with_code(name: str, code: str, request: pytest.FixtureRequest) -> None:
-    if name in LABEL_CONFLICTS:
-        request.applymarker(pytest.mark.xfail(reason=LABEL_CONFLICTS[name], strict=True))
+def test_error_model_refused_with_code(name: str, code: str) -> None:
     with pytest.raises(CompileError) as info:
         pel.compile(MODELS / name)
     assert _first_error(info.value) == code, info.value.render()

@@ -14,15 +14,6 @@ from pel.frontend.parser import parse
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 MODELS = SHARED / "corpus" / "models"
 
-# Labels that contradict the language reference: recorded here, reported to the lead, never silently passed.
-# fraction_to_rate is labelled E0005 for its `Rate<User, Day>` types, but two-argument generic types are spec
-# syntax (`Scoped<T, E>`, LANGUAGE.md §1.1) and two models with the very same `Rate<X, Y>` types are labelled
-# E0400 (complete_saas_model, temporal_aggregation), i.e. they must parse; the checker rejects the type.
-LABEL_CONFLICTS = {
-    "example_semantic_contracts_fraction_to_rate.pel": "two-argument Rate<..> parses (as in two E0400 models)",
-}
-
-
 def _labels() -> dict[str, dict[str, str]]:
     if not MODELS.is_dir():
         return {}
@@ -44,8 +35,6 @@ def _expect_syntax_error(row: dict[str, str]) -> bool | None:
 @pytest.mark.skipif(not MODELS.is_dir(), reason="../shared not present")
 @pytest.mark.parametrize("name", FILES or ["<none>"])
 def test_corpus_model_parses_as_labelled(name):
-    if name in LABEL_CONFLICTS:
-        pytest.xfail(LABEL_CONFLICTS[name])
     row = LABELS[name]
     source = (MODELS / name).read_text(encoding="utf-8")
     expect = _expect_syntax_error(row)
