@@ -1,96 +1,182 @@
-"""Kernel module cache: generated source written under a content-hash name, imported from there."""
+"""Kernel loading: a program's chunk modules written (or verified) in the cache, imported, and compiled, cold
+chunks in two processes at once where there are several of them; a second process loads them from numba's cache."""
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import os
-import sys
-import tempfile
 import threading
+import time
 from collections import OrderedDict
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
-from pel import __version__
-from pel.backend import codegen, runtime
-from pel.cachedir import cache_dir
+from pel.backend import codegen
+from pel.backend import runtime as rt
+from pel.backend.codegen import ChunkSource, KernelSource
+from pel.backend.kernel import Kernel
+from pel.backend.store import Store, exec_module, log
 from pel.diagnostics import RunError, simple
 from pel.ir import nodes as ir
 
-_LOADED: dict[str, ModuleType] = {}
-_LOCK = threading.Lock()
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
-
-def _helper_digest() -> str:
-    """Hash of the runtime helpers the generated code imports (numba's cache does not see them)."""
-    return hashlib.sha256(Path(runtime.__file__).read_bytes()).hexdigest()
-
-
-def module_key(program: ir.Program, source: str) -> str:
-    """Content key: the IR (as its dataclass repr), the generated source, PEL's version, the helper sources."""
-    h = hashlib.sha256()
-    for part in (repr(program.model), source, __version__, _helper_digest()):
-        h.update(part.encode("utf-8"))
-        h.update(b"\0")
-    return h.hexdigest()[:32]
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=".py")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-_RECENT: OrderedDict[int, tuple[ir.Program, ModuleType]] = OrderedDict()  # id -> (program kept alive, module)
+_LOCK = threading.RLock()
+_MODULES: dict[str, ModuleType] = {}  # generated modules made in this process, by name
+_FUNCTIONS: dict[tuple[str, ...], tuple[list, float]] = {}  # chunk keys -> (compiled functions, seconds)
+_RECENT: OrderedDict[int, tuple[ir.Program, Kernel]] = OrderedDict()  # id -> (program kept alive, kernel)
 _RECENT_SIZE = 64
+PARALLEL_MIN_COLD = 3  # cold chunks from which a second compiling process pays for its start (about 1 s)
 
 
-def load(program: ir.Program) -> ModuleType:
-    """The imported kernel module of `program` (generated and written on first use).
+def signature() -> tuple:
+    """The one signature every chunk function is compiled for (codegen.KERNEL_ARGS); `out` may be a strided
+    view of the run's collector, so it is compiled for any layout."""
+    from numba import types as nt
 
-    The same Program object asks again on every run (a server, a notebook loop): it skips generating and hashing
-    the source again. The program is held, so its id cannot be reused while the entry lives.
-    """
+    f2, i2 = nt.float64[:, ::1], nt.int64[:, ::1]
+    return (nt.int64, nt.int64, nt.boolean, f2, nt.Array(nt.float64, 3, "A"), f2, i2, nt.float64[:, :, ::1], f2,
+            nt.float64[::1],
+            i2, i2, nt.float64[:, :, ::1], nt.int8[:, ::1], nt.float64[:, :, ::1], i2, nt.boolean[:, ::1], f2, f2,
+            f2, nt.boolean[::1], nt.float64[::1], nt.int64[::1])
+
+
+def load(program: ir.Program, progress: Progress | None = None) -> Kernel:
+    """The compiled kernel of `program`. The same Program object asking again (a server, a notebook loop) skips
+    generating and hashing the source; the program is held, so its id cannot be reused while the entry lives."""
     with _LOCK:
         hit = _RECENT.get(id(program))
         if hit is not None and hit[0] is program:
             _RECENT.move_to_end(id(program))
             return hit[1]
-    module = _load(program)
+    start = time.perf_counter()
+    source = codegen.kernel_source(program)
+    codegen_s = time.perf_counter() - start
+    kernel = load_source(source, progress)
+    kernel.timings.setdefault("codegen", codegen_s)
     with _LOCK:
-        _RECENT[id(program)] = (program, module)
+        _RECENT[id(program)] = (program, kernel)
         while len(_RECENT) > _RECENT_SIZE:
             _RECENT.popitem(last=False)
+    return kernel
+
+
+def load_source(source: KernelSource, progress: Progress | None = None) -> Kernel:
+    key = tuple(c.key for c in source.chunks)
+    with _LOCK:  # two models may share every chunk (the same code under other names): not their tables
+        if key in _FUNCTIONS:
+            functions, seconds = _FUNCTIONS[key]
+            return Kernel(source, functions, {"jit": seconds})
+        start = time.perf_counter()
+        store = Store()
+        funcs_key = () if source.funcs is None else (source.funcs.key,)
+        if source.funcs is not None:
+            _module(store, source.funcs, ())
+        modules = [_module(store, c, funcs_key if c.imports else ()) for c in source.chunks]
+        functions = [getattr(m, c.kind) for m, c in zip(modules, source.chunks, strict=True)]
+        if rt.JIT_ENABLED:
+            _compile_all(store, source, functions, progress)
+        _FUNCTIONS[key] = (functions, time.perf_counter() - start)
+        return Kernel(source, functions, {"jit": _FUNCTIONS[key][1]})
+
+
+def _module(store: Store, src: ChunkSource, import_keys: tuple[str, ...]) -> ModuleType:
+    """Module `src.module`: from this process, or made from the file once its code is verified to be what its
+    key says, or written (again) and made."""
+    if src.module in _MODULES:
+        return _MODULES[src.module]
+    on_disk = store.read_module(src.module) if store.writable else None
+    matches = on_disk is not None and codegen.source_key(on_disk, *import_keys) == src.key
+    path = store.ensure_module(src.module, src.text, matches)
+    text = on_disk if matches and on_disk is not None else src.text
+    if path is None:
+        rt.CACHING[0] = False  # numba caches only functions that live in a file
+    try:
+        module = exec_module(src.module, text, path)
+    finally:
+        rt.CACHING[0] = True
+    _MODULES[src.module] = module
     return module
 
 
-def _load(program: ir.Program) -> ModuleType:
-    source = codegen.generate(program)
-    key = module_key(program, source)
-    with _LOCK:
-        if key in _LOADED:
-            return _LOADED[key]
-        directory = cache_dir()
-        path = directory / f"pel_gen_{key}.py"
+def _compile_all(store: Store, source: KernelSource, functions: list, progress: Progress | None) -> None:
+    """Compile every chunk for the kernel signature. Entries found in numba's cache are verified first; with
+    several cold chunks and a writable cache, a second process compiles half of them meanwhile."""
+    from numba.core.errors import NumbaError
+
+    sig = signature()
+    cold = [k for k, c in enumerate(source.chunks) if not (store.writable and store.verify_compiled(c.module))]
+    helper = None
+    mine = cold
+    if store.writable and len(cold) >= PARALLEL_MIN_COLD and (os.cpu_count() or 1) >= 2:
+        theirs = cold[1::2]
+        mine = [k for k in cold if k not in theirs]
+        helper = _start_helper(store, source, theirs)
+    total, done = len(functions), 0
+    order = mine + [k for k in range(total) if k not in mine]  # mine first, then the helper's (cached by then)
+    try:
+        for k in order:
+            chunk = source.chunks[k]
+            if functions[k].signatures:  # a module shared with a kernel loaded before (same code)
+                done += 1
+                continue
+            if helper is not None and k not in mine and k in cold:
+                helper = _join_helper(helper)
+            if k in cold and k not in mine:
+                store.verify_compiled(chunk.module)  # the helper's entries, before numba reads them
+            try:
+                functions[k].compile(sig)
+            except NumbaError as exc:  # never fall back to plain Python: report the compiler's failure
+                raise RunError(simple("E9999", f"internal error: numba could not compile {chunk.label}: {exc}",
+                                      hint="PEL_JIT=0 runs the same code without numba, for debugging")) from None
+            functions[k].disable_compile()
+            if k in cold:
+                store.seal_compiled(chunk.module)
+            done += 1
+            if progress is not None:
+                progress("compiling kernels", done, total)
+    finally:
+        _join_helper(helper)
+
+
+def _start_helper(store: Store, source: KernelSource, chunks: list[int]):  # noqa: ANN202
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    names = [(source.chunks[k].module, source.chunks[k].kind) for k in chunks]
+    imports = [source.funcs.module] if source.funcs is not None else []
+    proc = ctx.Process(target=compile_in_helper, args=(str(store.dir), imports, names), daemon=True)
+    try:
+        proc.start()
+    except OSError as exc:  # no process can be started: this one compiles everything
+        log.warning("pel: warning: cannot start a compiling process (%s)", exc)
+        return None
+    return proc
+
+
+def _join_helper(proc) -> None:  # noqa: ANN001
+    """Wait for the helper process (None: there is none, or it was waited for)."""
+    if proc is not None:
+        proc.join()
+
+
+def compile_in_helper(directory: str, imports: list[str], names: list[tuple[str, str]]) -> None:
+    """In a helper process: make the listed modules from their (already written) files and compile each chunk
+    for the kernel signature, which writes numba's cache entries; seal them."""
+    from pathlib import Path
+
+    store = Store(Path(directory))
+    sig = signature()
+    for name in imports:
+        text = store.read_module(name)
+        if text is not None:
+            _MODULES[name] = exec_module(name, text, store.module_path(name))
+    for name, kind in names:
+        text = store.read_module(name)
+        if text is None:
+            continue
+        fn = getattr(exec_module(name, text, store.module_path(name)), kind)
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            if not path.exists():  # never rewrite: numba's cache is stamped with the file's mtime
-                _write_atomic(path, source)
-        except OSError as exc:
-            raise RunError(simple("E0011", f"cannot write the kernel cache in {directory}: {exc.strerror}",
-                                  hint="set PEL_CACHE_DIR to a writable folder")) from None
-        name = f"pel_gen_{key}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise RunError(simple("E9999", f"internal error: cannot import generated module {path}"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        _LOADED[key] = module
-        return module
+            fn.compile(sig)
+        except Exception:  # the parent compiles it again and reports the failure with its context
+            continue
+        store.seal_compiled(name)

@@ -11,15 +11,16 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from pel import __version__
-from pel.backend import cache, convergence, sampling, sketch
+from pel.backend import cache, convergence, kernel, sampling, sketch
 from pel.backend import runtime as rt
-from pel.backend.codegen import const_value
+from pel.backend.codegen import KernelSource
+from pel.backend.emit import const_value
+from pel.backend.kernel import Buffers, Kernel, Layout
 from pel.backend.results import Result, VarResult, json_float
 from pel.backend.stats import PERCENTILES, SORT_MAX, Collector, Moments, sorted_rows_percentiles
 from pel.diagnostics import RunError, Span, simple
@@ -31,76 +32,34 @@ DEFAULT_MEMORY_LIMIT = 1 << 30  # bytes of collected values for exact percentile
 
 @dataclass
 class Plan:
-    """Everything a kernel call needs besides the random numbers."""
+    """Everything a block needs besides the random numbers."""
 
     program: ir.Program
-    mod: ModuleType
+    kernel: Kernel
+    layout: Layout
     T: int
     btab: np.ndarray  # (n, rt.BTAB_LEN): quantile tables of the Beta parameters (Monte Carlo only)
     ovm: np.ndarray  # (P,) bool: overridden parameters
     ovv: np.ndarray  # (P,) their values
-    outputs: list[tuple[str, int, bool, bool]]  # (name, row in vals, time_varying, boolean)
-    n_msg: int
+    outputs: list[tuple[str, int, bool, bool]]  # (name, row in out, time_varying, boolean)
 
     @property
     def source_file(self) -> str:
         return str(self.program.metadata.get("source_file", "<model>"))
 
+    @property
+    def src(self) -> KernelSource:
+        return self.kernel.source
 
-@dataclass
-class Block:
-    """The buffers of one kernel call (n paths)."""
-
-    vals: np.ndarray
-    pout: np.ndarray
-    st: np.ndarray
-    cfirst: np.ndarray
-    ccount: np.ndarray
-    cmsg: np.ndarray
-    wlog: np.ndarray
-    wvals: np.ndarray
-    evc: np.ndarray
-
-    @staticmethod
-    def alloc(plan: Plan, n: int) -> Block:
-        mod, T = plan.mod, plan.T
-        C = len(mod.CONSTRAINTS)
-        return Block(
-            vals=np.empty((len(mod.VARS), n, T + 1)),
-            pout=np.full((n, len(mod.PARAMS)), np.nan),
-            st=np.zeros((n, 4), np.int64),
-            cfirst=np.full((n, C), -1, np.int64),
-            ccount=np.zeros((n, C), np.int64),
-            cmsg=np.full((n, C, plan.n_msg), np.nan),
-            wlog=np.zeros((C, T + 1), np.int8),
-            wvals=np.full((C, T + 1, plan.n_msg), np.nan),
-            evc=np.zeros((len(mod.EMITS), T + 1), np.int64),
-        )
-
-    def reset(self) -> None:
-        """Ready a reused block for the next kernel call (vals needs no reset: each path writes the steps it
-        reaches, and steps after a stop are masked by its status)."""
-        self.pout.fill(np.nan)
-        self.st.fill(0)
-        self.cfirst.fill(-1)
-        self.ccount.fill(0)
-        self.cmsg.fill(np.nan)
-        self.wlog.fill(0)
-        self.wvals.fill(np.nan)
-        self.evc.fill(0)
-
-    def call(self, plan: Plan, det: bool, zmat: np.ndarray, gens: list[np.random.Generator]) -> None:
-        args = (det, plan.T, zmat, plan.btab, plan.ovm, plan.ovv, self.vals, self.pout, self.st, self.cfirst,
-                self.ccount, self.cmsg, self.wlog, self.wvals, self.evc, *gens)
-        if not rt.JIT_ENABLED:
-            plan.mod.kernel(*args)
-            return
+    def call(self, buf: Buffers, det: bool, generators: list[np.random.Generator], params_only: bool = False) -> None:
+        """Run the kernel over one block (all chunks, or only the parameters' when `params_only`)."""
         from numba.core.errors import NumbaError
 
         try:
-            plan.mod.kernel(*args)
+            kernel.run_block(self.kernel, self.layout, buf, det, self.btab, self.ovm, self.ovv, generators,
+                             params_only=params_only)
         except NumbaError as exc:  # never fall back to plain Python: report the compiler's failure
-            raise RunError(simple("E9999", f"internal error: numba could not compile the model's kernel: {exc}",
+            raise RunError(simple("E9999", f"internal error: numba could not run the model's kernel: {exc}",
                                   hint="PEL_JIT=0 runs the same code without numba, for debugging")) from None
 
 
@@ -148,11 +107,11 @@ def run(
                         until_se, client)
 
 
-def _plan(program: ir.Program, T: int, params: dict[str, float]) -> Plan:
-    mod = cache.load(program)
-    names = list(mod.PARAMS)
-    ovm = np.zeros(len(names), np.bool_)
-    ovv = np.zeros(len(names))
+def _plan(program: ir.Program, T: int, params: dict[str, float], progress: cache.Progress | None = None) -> Plan:
+    kern = cache.load(program, progress)
+    names = list(kern.source.params)
+    ovm = np.zeros(max(len(names), 1), np.bool_)
+    ovv = np.zeros(max(len(names), 1))
     scalar = {p.name for p in program.model.params if not isinstance(p.value, ir.ArrayLiteral)}
     for name, value in params.items():
         if name not in names:
@@ -165,26 +124,24 @@ def _plan(program: ir.Program, T: int, params: dict[str, float]) -> Plan:
         ovm[names.index(name)] = True
         ovv[names.index(name)] = float(value)
     vars_ = {v.name: v for v in program.model.vars}
-    row = {name: j for j, name in enumerate(mod.VARS)}
     outputs = []
-    chosen = [o.name for o in program.model.outputs] or [v.name for v in program.model.vars]
-    for name in chosen:
+    for row, name in enumerate(kern.source.outputs):
         var = vars_.get(name)
         time_varying = var.time_varying if var is not None else True
-        outputs.append((name, row[name], time_varying, var is not None and var.type.kind == "Boolean"))
-    n_msg = max([1] + [sum(1 for _, kind in parts if kind != "text") for parts in mod.MESSAGES])
-    return Plan(program, mod, T, np.full((1, 1), np.nan), ovm, ovv, outputs, n_msg)
+        outputs.append((name, row, time_varying, var is not None and var.type.kind == "Boolean"))
+    lay = kernel.layout(kern, T)
+    return Plan(program, kern, lay, T, np.full((1, rt.BTAB_LEN), np.nan), ovm, ovv, outputs)
 
 
 _BETA_TABLES: dict[tuple[float, float], np.ndarray] = {}
 
 
-def _beta_tables(program: ir.Program, mod: ModuleType) -> np.ndarray:
+def _beta_tables(program: ir.Program, src: KernelSource) -> np.ndarray:
     """Rows of quantile tables for the model's Beta parameters with constant shapes (others get a row that
     matches no shapes, so the kernel solves their quantiles in full). Tables are kept for the process."""
     params = {p.name: p for p in program.model.params}
-    out = np.full((max(1, len(mod.BETA_TABLES)), rt.BTAB_LEN), np.nan)
-    for r, name in enumerate(mod.BETA_TABLES):
+    out = np.full((max(1, len(src.beta_tables)), rt.BTAB_LEN), np.nan)
+    for r, name in enumerate(src.beta_tables):
         d = params[name].distribution
         try:
             a, b = (d.param(k) for k in ("alpha", "beta"))
@@ -209,44 +166,43 @@ def _beta_tables(program: ir.Program, mod: ModuleType) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
-def _det_block(plan: Plan) -> Block:
-    block = Block.alloc(plan, 1)
-    dummy = np.random.Generator(np.random.PCG64(0))
-    block.call(plan, True, np.zeros((1, len(plan.mod.DIST_COLUMNS))), [dummy] * len(plan.mod.STREAMS))
-    return block
+def _det_block(plan: Plan, params_only: bool = False) -> Buffers:
+    buf = Buffers.alloc(plan.kernel, plan.layout, 1, np.zeros((max(len(plan.src.dist_columns), 1), 1)))
+    plan.call(buf, True, [], params_only=params_only)
+    return buf
 
 
 def _deterministic(plan: Plan, seed: int) -> Result:
-    block = _det_block(plan)
-    status, stop_t, where, kind = (int(x) for x in block.st[0])
+    buf = _det_block(plan)
+    status, stop_t, where, kind = (int(x) for x in buf.st[:, 0])
     if status == rt.S_FAULT:
         raise _fault_error(plan, where, stop_t, kind)
     last = stop_t if status == rt.S_FATAL else plan.T
-    mod = plan.mod
+    src = plan.src
     warnings, violations = [], []
-    for t, c in zip(*np.nonzero(block.wlog.T), strict=True):
-        name, severity = mod.CONSTRAINTS[c]
+    for t, c in zip(*np.nonzero(buf.wlog[: len(src.constraints)].T), strict=True):
+        name, severity = src.constraints[c]
         entry = {"constraint": name, "t": int(t), "severity": severity,
-                 "message": format_message(mod, int(c), int(t), block.wvals[c, t])}
+                 "message": format_message(src, int(c), int(t), buf.wvals[c, t])}
         (violations if severity == "fatal" else warnings).append(entry)
     message = violations[-1]["message"] if status == rt.S_FATAL and violations else None
     steps_t = np.arange(last + 1)
     variables = {}
     for name, j, time_varying, boolean in plan.outputs:
-        v = block.vals[j, 0, : last + 1].copy()
+        v = buf.out[j, : last + 1, 0].copy()
         pct = {f"p{q}": v for q in PERCENTILES}
         variables[name] = VarResult(name, time_varying, boolean, steps_t, v, v, np.zeros_like(v), **pct)
     result = _result(plan, "success" if status != rt.S_FATAL else "constraint_violation", message,
-                     "deterministic", seed, warnings, violations, variables, block.pout[0])
+                     "deterministic", seed, warnings, violations, variables, _det_central(plan))
     result.events = [
-        {"policy": mod.EMITS[e][0], "event": mod.EMITS[e][1], "t": int(t)}
-        for t, e in zip(*np.nonzero(block.evc.T), strict=True)
+        {"policy": src.emits[e][0], "event": src.emits[e][1], "t": int(t)}
+        for t, e in zip(*np.nonzero(buf.evc[: len(src.emits)].T), strict=True)
     ]
     return result
 
 
 def _fault_error(plan: Plan, site: int, t: int, kind: int) -> RunError:
-    what, name, loc = plan.mod.SITES[site]
+    what, name, loc = plan.src.sites[site]
     span = Span.from_list(plan.source_file, list(loc)) if loc else None
     text = rt.FAULT_TEXT.get(kind, "runtime fault")
     return RunError(simple(rt.FAULT_CODES.get(kind, "E0800"), f"{text} while computing {what} `{name}` at t={t}",
@@ -264,11 +220,11 @@ def format_value(value: float, kind: str) -> str:
     return f"{value:.2f}" if abs(value) >= 1.0 else f"{value:.4g}"
 
 
-def format_message(mod: ModuleType, c: int, t: int, values: np.ndarray) -> str:
+def format_message(src: KernelSource, c: int, t: int, values: np.ndarray) -> str:
     """Interpolate constraint c's message template with the values captured at its violation."""
-    parts = mod.MESSAGES[c]
+    parts = src.messages[c]
     if not parts:
-        return f"constraint '{mod.CONSTRAINTS[c][0]}' violated at t={t}"
+        return f"constraint '{src.constraints[c][0]}' violated at t={t}"
     out, k = [], 0
     for text, kind in parts:
         if kind == "text":
@@ -327,70 +283,77 @@ class BlockSummary:
 
 
 class BlockPool:
-    """Full-size blocks reused across kernel calls: a fresh 20 MB buffer per block costs its page faults
-    again every time (measured comparable to the kernel itself)."""
+    """Full-size block buffers reused across kernel calls: fresh buffers per block cost their page faults again
+    every time (measured comparable to the kernel itself). `out` is given per block (a collector's slice, a
+    value buffer), so only the kernel's own arrays are pooled."""
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self.free: queue.SimpleQueue[Block] = queue.SimpleQueue()
+        self.free: queue.SimpleQueue[Buffers] = queue.SimpleQueue()
 
-    def take(self, n: int) -> Block:
-        if n != sampling.BLOCK_SIZE:
-            return Block.alloc(self.plan, n)
-        try:
-            block = self.free.get_nowait()
-        except queue.Empty:
-            return Block.alloc(self.plan, n)
-        block.reset()
-        return block
+    def take(self, n: int, zmat: np.ndarray, out: np.ndarray) -> Buffers:
+        if n == sampling.BLOCK_SIZE:
+            try:
+                buf = self.free.get_nowait()
+            except queue.Empty:
+                pass
+            else:
+                buf.reset()
+                buf.zmat, buf.out = zmat, out
+                return buf
+        return Buffers.alloc(self.plan.kernel, self.plan.layout, n, zmat, out)
 
-    def give(self, block: Block) -> None:
-        if block.vals.shape[1] == sampling.BLOCK_SIZE:
-            self.free.put(block)
-
-
-def _run_block(plan: Plan, seed: int, runs: int, b: int, cop: sampling.Copula | None,
-               rows: list[int], values: np.ndarray, offset: int, pool: BlockPool) -> BlockSummary:
-    """Run block b on a pooled kernel buffer; its output values (faulted paths and steps after a fatal stop
-    as NaN) go to values[:, :, offset:offset + n]."""
-    block = pool.take(min(sampling.BLOCK_SIZE, runs - b * sampling.BLOCK_SIZE))
-    try:
-        return _block_summary(plan, seed, b, cop, rows, values, offset, block)
-    finally:
-        pool.give(block)
+    def give(self, buf: Buffers) -> None:
+        if buf.st.shape[1] == sampling.BLOCK_SIZE:
+            buf.out = buf.zmat = None  # type: ignore[assignment] - not kept alive by the pool
+            self.free.put(buf)
 
 
-def _block_summary(plan: Plan, seed: int, b: int, cop: sampling.Copula | None, rows: list[int],
-                   values: np.ndarray, offset: int, block: Block) -> BlockSummary:
-    mod = plan.mod
+def _run_block(plan: Plan, seed: int, runs: int, b: int, cop: sampling.Copula | None, out: np.ndarray,
+               pool: BlockPool) -> BlockSummary:
+    """Run block b into `out` (outputs, T+1, n), which ends masked: faulted paths and steps after a fatal stop
+    are NaN."""
+    src = plan.src
     start = b * sampling.BLOCK_SIZE
-    n = block.vals.shape[1]
-    zmat = sampling.param_normals(seed, b, n, mod.DIST_COLUMNS, cop)
-    block.call(plan, False, zmat, sampling.inline_generators(seed, mod.STREAMS, b))
-    st = block.st
-    status = st[:, 0]
-    moments = Moments.of_kernel_block(block.vals, np.asarray(rows, np.int64), st, values, offset)
+    n = min(sampling.BLOCK_SIZE, runs - start)
+    zmat = np.ascontiguousarray(sampling.param_normals(seed, b, n, src.dist_columns, cop).T)
+    if zmat.shape[0] == 0:
+        zmat = np.zeros((1, n))
+    buf = pool.take(n, zmat, out)
+    try:
+        plan.call(buf, False, sampling.inline_generators(seed, src.streams, b))
+        return _block_summary(plan, start, buf)
+    finally:
+        pool.give(buf)
+
+
+def _block_summary(plan: Plan, start: int, buf: Buffers) -> BlockSummary:
+    src = plan.src
+    st = buf.st
+    status = st[0]
+    moments = Moments.of_kernel_block(buf.out, st)
     n_fault: dict[int, int] = {}
     first_fault = None
     fault = status == rt.S_FAULT
     if fault.any():
-        kinds, counts = np.unique(st[fault, 3], return_counts=True)
+        kinds, counts = np.unique(st[3, fault], return_counts=True)
         n_fault = {int(k): int(v) for k, v in zip(kinds, counts, strict=True)}
         p = int(np.argmax(fault))
-        first_fault = (start + p, int(st[p, 2]), int(st[p, 1]), int(st[p, 3]))
-    C = len(mod.CONSTRAINTS)
+        first_fault = (start + p, int(st[2, p]), int(st[1, p]), int(st[3, p]))
+    C = len(src.constraints)
     big = np.iinfo(np.int64).max
-    hit = block.cfirst >= 0
-    hit_any = hit.any(axis=0)
+    cfirst = buf.cfirst[:C]
+    hit = cfirst >= 0
+    hit_any = hit.any(axis=1)
     c_first: list[tuple[int, int, np.ndarray] | None] = [None] * C
     if hit_any.any():
-        first_p = hit.argmax(axis=0)
+        first_p = hit.argmax(axis=1)
         for c in np.flatnonzero(hit_any):
             p = int(first_p[c])
-            c_first[c] = (start + p, int(block.cfirst[p, c]), block.cmsg[p, c].copy())
-        c_tmin = np.where(hit, block.cfirst, big).min(axis=0, initial=big)
-        c_tmax = np.where(hit, block.cfirst, -1).max(axis=0, initial=-1)
-        c_tsum = np.where(hit, block.cfirst, 0).sum(axis=0)
+            c_first[c] = (start + p, int(cfirst[c, p]), buf.cmsg[c, :, p].copy())
+        c_tmin = np.where(hit, cfirst, big).min(axis=1, initial=big)
+        c_tmax = np.where(hit, cfirst, -1).max(axis=1, initial=-1)
+        c_tsum = np.where(hit, cfirst, 0).sum(axis=1)
     else:  # no constraint violated in this block: the same values without the passes
         c_tmin = np.full(C, big, np.int64)
         c_tmax = np.full(C, -1, np.int64)
@@ -400,7 +363,7 @@ def _block_summary(plan: Plan, seed: int, b: int, cop: sampling.Copula | None, r
         n_fault=n_fault,
         first_fault=first_fault,
         n_fatal=int(np.count_nonzero(status == rt.S_FATAL)),
-        c_count=np.count_nonzero(hit, axis=0) if C else np.zeros(0, np.int64),
+        c_count=np.count_nonzero(hit, axis=1) if C else np.zeros(0, np.int64),
         c_tmin=c_tmin,
         c_tmax=c_tmax,
         c_tsum=c_tsum,
@@ -431,26 +394,24 @@ class ValuePool:
 BlockOutput = tuple[BlockSummary, "np.ndarray | sketch.Summary | None"]
 
 
-def _block_output(plan: Plan, seed: int, runs: int, b: int, cop: sampling.Copula | None, rows: list[int],
-                  exact: bool, pool: BlockPool, values: ValuePool | None) -> BlockOutput:
+def _block_output(plan: Plan, seed: int, runs: int, b: int, cop: sampling.Copula | None, exact: bool,
+                  pool: BlockPool, values: ValuePool | None) -> BlockOutput:
     """One block on its own values buffer: its summary, and its values (exact: a fresh array) or their level-0
     sketch (the buffer goes back to `values`)."""
     n = min(sampling.BLOCK_SIZE, runs - b * sampling.BLOCK_SIZE)
-    if exact or values is None:
-        buf = np.empty((len(rows), plan.T + 1, n))
-    else:
-        buf = values.take(n)
-    summary = _run_block(plan, seed, runs, b, cop, rows, buf, 0, pool)
+    V = len(plan.outputs)
+    buf = np.empty((V, plan.T + 1, n)) if exact or values is None else values.take(n)
+    summary = _run_block(plan, seed, runs, b, cop, buf, pool)
     if exact:
         return summary, buf
     try:
-        return summary, sketch.compact_block(buf.reshape(len(rows) * (plan.T + 1), n), inplace=True)
+        return summary, sketch.compact_block(buf.reshape(V * (plan.T + 1), n), inplace=True)
     finally:
         if values is not None:
             values.give(buf)
 
 
-_WORKER_PLANS: dict[tuple, tuple[Plan, sampling.Copula | None, list[int], BlockPool]] = {}
+_WORKER_PLANS: dict[tuple, tuple[Plan, sampling.Copula | None, BlockPool]] = {}
 _WORKER_LOCK = threading.Lock()
 
 
@@ -462,11 +423,11 @@ def dask_blocks(payload: dict, start: int, stop: int) -> list[BlockOutput]:
     with _WORKER_LOCK:
         if key not in _WORKER_PLANS:
             plan = _plan(distributed.program_of(payload["ir"]), payload["T"], payload["params"])
-            plan.btab = _beta_tables(plan.program, plan.mod)
-            cop = sampling.copula(plan.program.model, plan.mod.DIST_COLUMNS, [])
-            _WORKER_PLANS[key] = (plan, cop, [j for _, j, _, _ in plan.outputs], BlockPool(plan))
-        plan, cop, rows, pool = _WORKER_PLANS[key]
-    return [_block_output(plan, payload["seed"], payload["runs"], b, cop, rows, payload["exact"], pool, None)
+            plan.btab = _beta_tables(plan.program, plan.src)
+            cop = sampling.copula(plan.program.model, plan.src.dist_columns, [])
+            _WORKER_PLANS[key] = (plan, cop, BlockPool(plan))
+        plan, cop, pool = _WORKER_PLANS[key]
+    return [_block_output(plan, payload["seed"], payload["runs"], b, cop, payload["exact"], pool, None)
             for b in range(start, stop)]
 
 
@@ -496,12 +457,10 @@ def _local_stream(pool: ThreadPoolExecutor | None, work: Callable[[int], BlockOu
 
 def _monte_carlo(plan: Plan, seed: int, runs: int, threads: int, progress: Callable[[int, int], None] | None,
                  params: dict[str, float], memory_limit: int, until_se: float | None, client: Any) -> Result:
-    mod = plan.mod
     notes: list[str] = []
-    plan.btab = _beta_tables(plan.program, mod)
-    cop = sampling.copula(plan.program.model, mod.DIST_COLUMNS, notes)
-    rows = [j for _, j, _, _ in plan.outputs]
-    V, T1 = len(rows), plan.T + 1
+    plan.btab = _beta_tables(plan.program, plan.src)
+    cop = sampling.copula(plan.program.model, plan.src.dist_columns, notes)
+    V, T1 = len(plan.outputs), plan.T + 1
     exact = V * T1 * runs * 8 <= memory_limit
     collector = Collector(V, T1, runs) if exact else None  # pages are touched only as blocks arrive
     rule = convergence.StopRule(until_se, runs, names=[o[0] for o in plan.outputs])
@@ -514,10 +473,11 @@ def _monte_carlo(plan: Plan, seed: int, runs: int, threads: int, progress: Calla
     sketcher = None if exact else sketch.QuantileSketch(V * T1, submit=None if pool is None else pool.submit)
 
     def work(b: int) -> BlockOutput:
-        if collector is not None:  # local exact run: straight into the collector
+        if collector is not None:  # local exact run: the kernel writes straight into the collector
             start = b * sampling.BLOCK_SIZE
-            return _run_block(plan, seed, runs, b, cop, rows, collector.values, start, blocks), None
-        return _block_output(plan, seed, runs, b, cop, rows, False, blocks, value_pool)
+            out = collector.values[:, :, start:min(start + sampling.BLOCK_SIZE, runs)]
+            return _run_block(plan, seed, runs, b, cop, out, blocks), None
+        return _block_output(plan, seed, runs, b, cop, False, blocks, value_pool)
 
     stream: Iterator[tuple[int, BlockOutput]]
     if client is not None:
@@ -530,7 +490,10 @@ def _monte_carlo(plan: Plan, seed: int, runs: int, threads: int, progress: Calla
         chunk = max(1, min(16, n_blocks // (8 * workers)))
         stream = distributed.map_blocks(client, dask_blocks, payload, n_blocks, chunk=chunk)
     else:
-        stream = _local_stream(pool, work, n_blocks, 2 * threads)
+        # blocks in flight: two per thread, fewer when a block's values are large (a sketch of a big model)
+        block_bytes = V * T1 * sampling.BLOCK_SIZE * 8
+        window = 2 * threads if exact else max(1, min(2 * threads, memory_limit // max(block_bytes, 1)))
+        stream = _local_stream(pool, work, n_blocks, window)
     summaries: list[BlockSummary] = []
     moments: Moments | None = None
     done = 0
@@ -624,12 +587,12 @@ def _mc_variables(plan: Plan, moments: Moments, pct: np.ndarray) -> dict[str, Va
 
 
 def _det_central(plan: Plan) -> np.ndarray:
-    """Central parameter values (a one-path deterministic kernel call; NaN where a parameter faults)."""
-    return _det_block(plan).pout[0]
+    """Central parameter values (the parameters of a one-path deterministic block; NaN where one faults)."""
+    return _det_block(plan, params_only=True).P[:, 0]
 
 
 def _mc_summaries(plan: Plan, result: Result, summaries: list[BlockSummary], runs: int) -> None:
-    mod = plan.mod
+    src = plan.src
     n_fault: dict[int, int] = {}
     for s in summaries:
         for k, v in s.n_fault.items():
@@ -649,7 +612,7 @@ def _mc_summaries(plan: Plan, result: Result, summaries: list[BlockSummary], run
         "first": first_info,
     }
     constraints = {}
-    for c, (name, severity) in enumerate(mod.CONSTRAINTS):
+    for c, (name, severity) in enumerate(src.constraints):
         count = int(sum(int(s.c_count[c]) for s in summaries))
         first_c = next((s.c_first[c] for s in summaries if s.c_first[c] is not None), None)
         entry = {
@@ -661,7 +624,7 @@ def _mc_summaries(plan: Plan, result: Result, summaries: list[BlockSummary], run
                 "max": int(max(int(s.c_tmax[c]) for s in summaries)),
                 "mean": sum(int(s.c_tsum[c]) for s in summaries) / count,
             },
-            "message": None if first_c is None else format_message(mod, c, first_c[1], first_c[2]),
+            "message": None if first_c is None else format_message(src, c, first_c[1], first_c[2]),
         }
         constraints[name] = entry
         if count:

@@ -13,17 +13,19 @@ import numpy as np
 
 JIT_ENABLED = os.environ.get("PEL_JIT", "1").strip() != "0"
 
+CACHING = [True]  # False while a kernel module is made without a cache folder (numba needs a file to cache)
+
 if JIT_ENABLED:
     import numba
 
     def jit(fn):  # noqa: ANN001, ANN201 - decorator
         """Compile with numba (no fallback: a typing failure raises when the kernel is first called)."""
-        return numba.njit(nogil=True, cache=True, error_model="numpy")(fn)
+        return numba.njit(nogil=True, cache=CACHING[0], error_model="numpy")(fn)
 
     def jit_inline(fn):  # noqa: ANN001, ANN201 - decorator
         """Small hot helpers: inlined into the kernel at numba-IR level (calls between compiled
         functions are not inlined by LLVM and cost more than the helper itself)."""
-        return numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")(fn)
+        return numba.njit(nogil=True, cache=CACHING[0], error_model="numpy", inline="always")(fn)
 
 else:
 
@@ -736,28 +738,53 @@ def draw_mix(g, det, codes, pa, pb, pc, w, err):
 
 
 @jit
-def fail(st, i, s, site, err):
-    """Mark path i as faulted at step s by the statement `site`."""
-    st[i, 0] = S_FAULT
-    st[i, 1] = s
-    st[i, 2] = site
-    st[i, 3] = err[0]
-
-
-@jit
 def fail_at(st, i, s, site, kind):
-    """Mark path i as faulted at step s by the statement `site` with fault `kind`."""
-    st[i, 0] = S_FAULT
-    st[i, 1] = s
-    st[i, 2] = site
-    st[i, 3] = kind
+    """Mark path i as faulted at step s by the statement `site` with fault `kind` (st is (4, paths))."""
+    st[0, i] = S_FAULT
+    st[1, i] = s
+    st[2, i] = site
+    st[3, i] = kind
 
 
 @jit
-def s_cumsum(vals, j, i, tt, lim, T, err):
-    """sum of vals[j, i, 0..tt]."""
+def s_cumsum(ser, tt, lim, T, err):
+    """ser[0] + ... + ser[tt] (one path's series), each step checked: integral, in 0..T and <= lim."""
     acc = 0.0
     n = to_step(tt, err)
     for k in range(n + 1):
-        acc += rd(vals, j, i, float(k), lim, T, err)
+        if k > T:
+            setf(err, F_INDEX)
+            return np.nan
+        if k > lim:
+            setf(err, F_NOT_YET)
+            return np.nan
+        acc += ser[k]
     return acc
+
+
+@jit
+def fill_normals(g, out):
+    """Fill out (steps, paths) with standard normals from generator g, row by row (numpy's own algorithm)."""
+    for t in range(out.shape[0]):
+        for i in range(out.shape[1]):
+            out[t, i] = g.standard_normal()
+
+
+if not JIT_ENABLED:
+
+    def fill_normals(g, out):  # noqa: ANN001, ANN201, F811 - the same numbers in one numpy call
+        """PEL_JIT=0: the same numbers, drawn by numpy in one call."""
+        g.standard_normal(out=out)
+
+
+_DIGEST: list[str] = []
+
+
+def source_digest() -> str:
+    """SHA-256 of this file: generated kernels import these helpers, and numba's cache does not see them."""
+    if not _DIGEST:
+        import hashlib
+
+        with open(__file__, "rb") as fh:
+            _DIGEST.append(hashlib.sha256(fh.read()).hexdigest())
+    return _DIGEST[0]

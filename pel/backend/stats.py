@@ -31,16 +31,15 @@ class Moments:
         return Moments(n.astype(np.int64), mean, (dev * dev).sum(axis=1))
 
     @staticmethod
-    def of_kernel_block(vals: np.ndarray, rows: np.ndarray, st: np.ndarray, values: np.ndarray,
-                        start: int) -> Moments:
-        """Moments of the output rows of a kernel block (faulted paths and steps after a fatal stop
-        excluded), storing the same masked values into `values[:, :, start:]`; the same bits as
-        `of_block` on the masked copy, in one compiled pass without the GIL."""
-        V, T1 = len(rows), vals.shape[2]
+    def of_kernel_block(out: np.ndarray, st: np.ndarray) -> Moments:
+        """Moments of a kernel block's outputs `out` (V, T+1, B) after masking them in place: a faulted path has
+        no values, a path stopped by a fatal constraint none after its stop (NaN). The same bits as `of_block`
+        on the masked values, in one compiled pass without the GIL."""
+        V, T1 = out.shape[0], out.shape[1]
         n = np.zeros((V, T1), np.int64)
         mean = np.zeros((V, T1))
         m2 = np.zeros((V, T1))
-        block_moments(vals, rows, st, values, start, n, mean, m2)
+        block_moments(out, st, n, mean, m2)
         return Moments(n, mean, m2)
 
     def merge(self, other: Moments) -> Moments:
@@ -175,61 +174,38 @@ def _select_steps(lo: int, hi: int, ranks: list[int], out: list[tuple[int, int, 
     _select_steps(k + 1, hi, ranks[m + 1:], out)
 
 
-CHUNK = 64  # paths per tile: a tile (T+1) x CHUNK stays in L1 and is copied out row by row
-
-
 @jit
-def block_moments(vals, rows, st, values, start, n, mean, m2):  # noqa: ANN001, ANN201 - compiled
-    """Fill n, mean, m2 (V, T+1) of one block, summing over paths in path order (as numpy does along
-    axis 1), and copy the masked values (NaN: no value) into values[v, t, start + path].
-
-    Steps are the inner loop: each path's row of vals is read contiguously and the T+1 running sums are
-    independent (no single chain of dependent additions); values go out through a small transposed tile
-    so that every write to the collector is contiguous."""
-    B = vals.shape[1]
-    T1 = vals.shape[2]
+def block_moments(out, st, n, mean, m2):  # noqa: ANN001, ANN201 - compiled
+    """Mask out (V, T+1, B) in place after each path's last step and fill n, mean, m2 (V, T+1), summing over
+    paths in path order (as numpy does along the path axis). Paths are the inner, contiguous loop."""
+    V, T1, B = out.shape
     last = np.empty(B, np.int64)
-    reached = np.zeros(T1 + 1, np.int64)  # paths by the number of steps they reached
     for i in range(B):
         s = T1 - 1
-        if st[i, 0] == S_FAULT:
+        if st[0, i] == S_FAULT:
             s = -1
-        elif st[i, 0] == S_FATAL:
-            s = max(min(st[i, 1], T1 - 1), -1)
+        elif st[0, i] == S_FATAL:
+            s = max(min(st[1, i], T1 - 1), -1)
         last[i] = s
-        reached[s + 1] += 1
-    cnt = np.zeros(T1, np.int64)  # paths with a value at t: those that reached beyond t
-    running = 0
-    for t in range(T1 - 1, -1, -1):
-        running += reached[t + 1]
-        cnt[t] = running
-    acc = np.zeros(T1)
-    mu = np.zeros(T1)
-    tile = np.empty((T1, CHUNK))
-    for k in range(rows.shape[0]):
-        j = rows[k]
-        acc[:] = 0.0
-        for i0 in range(0, B, CHUNK):
-            w = min(CHUNK, B - i0)
-            for c in range(w):  # no per-path array views: each costs more than a short row's work
-                stop = last[i0 + c] + 1
-                for t in range(stop):  # steps a path reached hold finite values (the kernel checks)
-                    x = vals[j, i0 + c, t]
-                    tile[t, c] = x
-                    acc[t] += x
-                for t in range(stop, T1):
-                    tile[t, c] = np.nan
-            for t in range(T1):
-                for c in range(w):
-                    values[k, t, start + i0 + c] = tile[t, c]
+    cnt = np.zeros(T1, np.int64)
+    for i in range(B):
+        for t in range(last[i] + 1):
+            cnt[t] += 1
+    for v in range(V):
         for t in range(T1):
-            mu[t] = acc[t] / cnt[t] if cnt[t] > 0 else 0.0
-        acc[:] = 0.0
-        for i in range(B):
-            for t in range(last[i] + 1):
-                d = vals[j, i, t] - mu[t]
-                acc[t] += d * d
-        for t in range(T1):
-            n[k, t] = cnt[t]
-            mean[k, t] = mu[t]
-            m2[k, t] = acc[t]
+            row = out[v, t]
+            acc = 0.0
+            for i in range(B):
+                if last[i] >= t:
+                    acc += row[i]
+                else:
+                    row[i] = np.nan
+            mu = acc / cnt[t] if cnt[t] > 0 else 0.0
+            acc = 0.0
+            for i in range(B):
+                if last[i] >= t:
+                    d = row[i] - mu
+                    acc += d * d
+            n[v, t] = cnt[t]
+            mean[v, t] = mu
+            m2[v, t] = acc

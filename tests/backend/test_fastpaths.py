@@ -90,21 +90,20 @@ def test_sorted_rows_percentiles_match_numpy_bits() -> None:
 def test_block_moments_match_numpy_on_masked_values() -> None:
     rng = np.random.default_rng(1)
     B, T1 = 300, 7
-    vals = rng.normal(size=(4, B, T1)) * 1e3
-    st = np.zeros((B, 4), np.int64)
-    st[5, 0] = runtime.S_FAULT
-    st[9, 0], st[9, 1] = runtime.S_FATAL, 3
-    st[12, 0], st[12, 1] = runtime.S_FATAL, 0
-    rows = np.array([2, 0], np.int64)
-    values = np.full((2, T1, B + 10), -1.0)
-    m = stats.Moments.of_kernel_block(vals, rows, st, values, 10)
-    x = vals[rows]
+    collector = rng.normal(size=(2, T1, B + 10)) * 1e3
+    out = collector[:, :, 10:]  # the kernel writes into a strided slice of the run's collector
+    st = np.zeros((4, B), np.int64)
+    st[0, 5] = runtime.S_FAULT
+    st[0, 9], st[1, 9] = runtime.S_FATAL, 3
+    st[0, 12], st[1, 12] = runtime.S_FATAL, 0
+    x = out.transpose(0, 2, 1).copy()  # (V, B, T+1)
+    m = stats.Moments.of_kernel_block(out, st)
     x[:, 5, :] = np.nan
     x[:, 9, 4:] = np.nan
     x[:, 12, 1:] = np.nan
     ref = stats.Moments.of_block(x)
     assert np.array_equal(m.n, ref.n) and np.array_equal(m.mean, ref.mean) and np.array_equal(m.m2, ref.m2)
-    assert np.array_equal(values[:, :, 10:], x.transpose(0, 2, 1), equal_nan=True)
+    assert np.array_equal(collector[:, :, 10:], x.transpose(0, 2, 1), equal_nan=True)
 
 
 @pytest.mark.parametrize(("a", "b"), [(3.0, 97.0), (2.0, 6.0), (0.7, 2.5), (0.3, 0.4), (50.0, 50.0), (0.05, 0.05),

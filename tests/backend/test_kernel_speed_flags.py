@@ -18,18 +18,23 @@ PROV = '{ source: "test", method: "observed", confidence: 1.0 }'
 
 
 def time_loop(source: str) -> str:
-    body = source.split("def run_path(", 1)[1].split("\n@jit", 1)[0]
-    return body.split("for s in range(T + 1):", 1)[1]
+    """The per-path loops of every step chunk (what runs at each step for each path)."""
+    loops = []
+    for part in source.split("\ndef step(")[1:]:
+        loops.append(part.split("for i in range(st.shape[1]):", 1)[1].split("\n# =====", 1)[0])
+    assert loops
+    return "\n".join(loops)
 
 
 def outside_det(loop: str) -> list[str]:
-    """The lines of the loop that a Monte Carlo run executes (not inside an `if det:` block)."""
+    """The lines of the loop that a Monte Carlo run executes on a path that does not fault (not inside an
+    `if det:` block or the fault exit)."""
     out, det_indent = [], None
     for line in loop.splitlines():
         indent = len(line) - len(line.lstrip())
         if det_indent is not None and indent > det_indent:
             continue
-        det_indent = indent if line.strip() == "if det:" else None
+        det_indent = indent if line.strip() in ("if det:", "if fsite >= 0:") else None  # (and the fault exit)
         out.append(line)
     return out
 

@@ -50,12 +50,12 @@ def test_sketch_beyond_the_memory_limit_within_its_rank_bound(model: pel.Model, 
     from pel.backend import engine
 
     plan = engine._plan(model.program, STEPS, {})
-    plan.btab = engine._beta_tables(model.program, plan.mod)
-    cop = sampling.copula(model.program.model, plan.mod.DIST_COLUMNS, [])
-    rows = [j for _, j, _, _ in plan.outputs]
+    plan.btab = engine._beta_tables(model.program, plan.src)
+    cop = sampling.copula(model.program.model, plan.src.dist_columns, [])
     pool = engine.BlockPool(plan)
     for b in range(-(-RUNS // sampling.BLOCK_SIZE)):
-        engine._run_block(plan, 5, RUNS, b, cop, rows, values, b * sampling.BLOCK_SIZE, pool)
+        start = b * sampling.BLOCK_SIZE
+        engine._run_block(plan, 5, RUNS, b, cop, values[:, :, start:start + sampling.BLOCK_SIZE], pool)
     worst = 0.0
     for k, (name, var) in enumerate(small.variables.items()):
         assert np.array_equal(var.mean, exact[name].mean, equal_nan=True)  # moments stay exact

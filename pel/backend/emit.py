@@ -1,0 +1,88 @@
+"""Small pieces the code generator is built from: indented line buffers and number/boolean spellings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pel.diagnostics import IRError, Span, simple
+from pel.ir import nodes as ir
+
+
+class Emitter:
+    """Indented lines of Python."""
+
+    def __init__(self, indent: int = 0) -> None:
+        self.lines: list[str] = []
+        self.ind = indent
+
+    def line(self, text: str) -> None:
+        self.lines.append("    " * self.ind + text)
+
+    @contextmanager
+    def block(self, header: str) -> Iterator[None]:
+        self.line(header)
+        self.ind += 1
+        yield
+        self.ind -= 1
+
+
+def as_f(code: str, typ: str) -> str:
+    """A value as a float (booleans are 1.0 / 0.0)."""
+    return f"(1.0 if {code} else 0.0)" if typ == "b" else code
+
+
+def as_b(code: str, typ: str) -> str:
+    """A value as a boolean (a number is true when non-zero)."""
+    return code if typ == "b" else f"({code} != 0.0)"
+
+
+SIMPLE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*(?:\[i\])?|-?[0-9.e+-]+|\(-?[0-9.e+-]+\))$")
+
+
+def num(value: float) -> str:
+    """A float literal of generated code (repr round-trips every finite double)."""
+    value = float(value)
+    if value != value:
+        return "np.nan"
+    if value in (float("inf"), float("-inf")):
+        return "np.inf" if value > 0 else "(-np.inf)"
+    return repr(value)
+
+
+def unsupported(what: str, program: ir.Program | None = None, loc: ir.Loc = None) -> IRError:
+    """The IR uses something this backend cannot run (an internal error: validation should have caught it)."""
+    span = None
+    if program is not None and loc:
+        span = Span.from_list(str(program.metadata.get("source_file", "<model>")), list(loc))
+    return IRError(simple("E9999", f"the backend cannot run this IR: {what}", span))
+
+
+def is_const(e: ir.Expr) -> bool:
+    """Whether `e` is a number const_value can read (a numeric literal, possibly negated)."""
+    while isinstance(e, ir.Unary) and e.op == "-":
+        e = e.operand
+    return isinstance(e, ir.Literal) and isinstance(e.value, (int, float)) and not isinstance(e.value, bool)
+
+
+def const_value(e: ir.Expr, program: ir.Program) -> float:
+    """The number a constant array element denotes."""
+    sign = 1.0
+    while isinstance(e, ir.Unary) and e.op == "-":
+        sign, e = -sign, e.operand
+    if isinstance(e, ir.Literal) and not isinstance(e.value, (str, bool)):
+        return sign * float(e.value)
+    raise unsupported("a non-constant array element", program, getattr(e, "loc", None))
+
+
+def left_spine(e: ir.Binary) -> tuple[ir.Expr, list[ir.Binary]]:
+    """A left-nested chain `((a op b) op c) ...` as its leftmost operand and its nodes bottom-up, found without
+    recursion (a flat sum of ten thousand terms is ten thousand levels deep)."""
+    nodes: list[ir.Binary] = []
+    x: ir.Expr = e
+    while isinstance(x, ir.Binary):
+        nodes.append(x)
+        x = x.left
+    nodes.reverse()
+    return x, nodes
