@@ -24,6 +24,7 @@ from pel.backend.exprgen import Ctx, ExprGen
 from pel.backend.namespace import sanitize
 from pel.ir import nodes as ir
 
+MESSAGE_INLINE = 64  # message values evaluated in the chunk function itself; more go to helper functions
 KERNEL_ARGS = ("s, T, det, P, out, tmp, st, Z, L, K, cfirst, ccount, cmsg, wlog, wvals, evc, ov, PP, zmat, btab, "
                "ovm, ovv, ix")
 
@@ -94,11 +95,13 @@ class Chunk:
 
     def __init__(self, kind: str) -> None:
         self.src = ChunkSource(kind, "")
+        self.slot_index: dict[tuple, int] = {}
         self.slot_ids: dict[tuple, str] = {}
         self.views: dict[tuple, str] = {}
         self.pre: list[str] = []
         self.locals: dict[str, str] = {}  # var (or param) name -> the local holding its value at this step
         self.messages: list[tuple[tuple[str | None, str], ...]] = []
+        self.helpers: list[str] = []  # functions of the module besides the chunk's (long messages)
         self.err = False
         self.count = 0
 
@@ -169,18 +172,25 @@ class Generator(ExprGen):
     def uses_err(self) -> None:
         self.chunk.err = True
 
-    def slot(self, key: tuple) -> str:
-        """The local holding ix[k], where slots[k] == key (bound at the top of the chunk function)."""
+    def slot(self, key: tuple, inline: bool = False) -> str:
+        """ix[k], where slots[k] == key: as a local bound at the top of the chunk function, or (`inline`, for the
+        preamble's own use) the expression itself (every statement costs compile time)."""
         c = self.chunk
-        if key not in c.slot_ids:
-            k = len(c.src.slots)
+        if key not in c.slot_index:
+            c.slot_index[key] = len(c.src.slots)
             c.src.slots.append(key)
-            c.slot_ids[key] = f"x{k}"
-            c.pre.append(f"x{k} = ix[{k}]")
+        k = c.slot_index[key]
+        if key in c.slot_ids:
+            return c.slot_ids[key]
+        if inline:
+            return f"ix[{k}]"
+        c.slot_ids[key] = f"x{k}"
+        c.pre.append(f"x{k} = ix[{k}]")
         return c.slot_ids[key]
 
     def view(self, key: tuple, expr: str) -> str:
-        """A row view bound once per kernel call (`expr` may use slots)."""
+        """A value bound once per kernel call, before the loop over paths (a row index, a slice of K); `expr`
+        may use inline slots. Element reads then index the block's arrays directly: `out[x3, v1, i]`."""
         c = self.chunk
         if key not in c.views:
             name = f"v{len(c.views)}"
@@ -202,24 +212,25 @@ class Generator(ExprGen):
 
     # -- storage hooks of ExprGen ------------------------------------------------------------------------
 
-    def row_view(self, name: str, d: int) -> str:
-        """The row of variable `name` at step s + d (d <= 0 for every value that is read)."""
+    def row_elem(self, name: str, d: int) -> str:
+        """Variable `name` at step s + d (d <= 0 for every value that is read), for path i."""
         if name in self.out_row:
             r = self.slot(("out", name))
-            at = "s" if d == 0 else f"(s - {-d}) % (T + 1)"
-            return self.view(("row", name, d), f"out[{r}, {at}]")
+            at = "s" if d == 0 else self.view(("step", d), f"(s - {-d}) % (T + 1)")
+            return f"out[{r}, {at}, i]"
         if d < 0:
             self.tmp[name][0] = max(self.tmp[name][0], 1 - d)
-        b, dep = self.slot(("tmpb", name)), self.slot(("tmpd", name))
+        b, dep = self.slot(("tmpb", name), inline=True), self.slot(("tmpd", name), inline=True)
         at = "s" if d == 0 else f"(s - {-d})"
-        return self.view(("row", name, d), f"tmp[{b} + {at} % {dep}]")
+        return f"tmp[{self.view(('row', name, d), f'{b} + {at} % {dep}')}, i]"
 
-    def step_view(self, name: str, k: int) -> str:
-        """The row of variable `name` at the constant step k (0 <= k; reads check k <= T)."""
+    def step_elem(self, name: str, k: int) -> str:
+        """Variable `name` at the constant step k (0 <= k; reads check k <= T), for path i."""
         if name in self.out_row:
-            return self.view(("at", name, k), f"out[{self.slot(('out', name))}, min({k}, T)]")
+            return f"out[{self.slot(('out', name))}, {self.view(('at', k), f'min({k}, T)')}, i]"
         self.tmp[name][1] = True
-        return self.view(("at", name, k), f"tmp[{self.slot(('tmpb', name))} + min({k}, T)]")
+        b = self.slot(("tmpb", name), inline=True)
+        return f"tmp[{self.view(('at', name, k), f'{b} + min({k}, T)')}, i]"
 
     def dyn_elem(self, name: str, k: str) -> str:
         """Variable `name` at the step held in the integer `k` (checked by the caller), for path i."""
@@ -244,17 +255,16 @@ class Generator(ExprGen):
             raise unsupported(f"unknown parameter {name!r}", self.program, loc)
         if name in self.constants or name in self.string_params:
             raise unsupported(f"parameter {name!r} is not a number", self.program, loc)
-        code = self.chunk.locals.get(name) or f"{self.param_row(name)}[i]"
+        code = self.chunk.locals.get(name) or self.param_elem(name)
         return (f"({code} != 0.0)", "b") if self.params[name].type.kind == "Boolean" else (code, "f")
 
-    def param_row(self, name: str) -> str:
-        return self.view(("param", name), f"P[{self.slot(('param', name))}]")
+    def param_elem(self, name: str) -> str:
+        return f"P[{self.slot(('param', name))}, i]"
 
     def prev_param(self, name: str) -> str:
         self.param_read(name, None)
         self.prev_params.add(name)
-        k = self.slot(("pp", name))
-        return f"{self.view(('pp', name), f'PP[{k}]')}[i]"
+        return f"PP[{self.slot(('pp', name))}, i]"
 
     def z_score(self, owner: str) -> str:
         k = self.stream_count.get(owner, 0)
@@ -262,8 +272,9 @@ class Generator(ExprGen):
         src = self.chunk.src
         src.streams.append((owner, k))
         local = len(src.streams) - 1
-        zb = self.slot(("zbase",))
-        return f"{self.view(('z', local), f'Z[{zb} + {local}, s % Z.shape[1]]')}[i]"
+        zb = self.slot(("zbase",), inline=True)
+        row = self.view(("z", local), f"{zb} + {local}")
+        return f"Z[{row}, {self.view(('zstep',), 's % Z.shape[1]')}, i]"
 
     def var_read(self, name: str, index: str, ctx: Ctx, loc: ir.Loc, em: Emitter,
                  aff: tuple[str, int] | None = None) -> tuple[str, str]:
@@ -287,7 +298,7 @@ class Generator(ExprGen):
             if d > (-1 if prev_only else 0):
                 checks.append(("True", rt.F_NOT_YET))
             local = self.chunk.locals.get(name)
-            value = local if d == 0 and local is not None and not prev_only else f"{self.row_view(name, min(d, 0))}[i]"
+            value = local if d == 0 and local is not None and not prev_only else self.row_elem(name, min(d, 0))
         elif aff is not None:
             k = aff[1]
             if k < 0:
@@ -295,7 +306,7 @@ class Generator(ExprGen):
             else:
                 checks.append((f"{k} > T", rt.F_INDEX))
                 checks.append((f"{k} > {lim}", rt.F_NOT_YET))
-            value = f"{self.step_view(name, max(k, 0))}[i]"
+            value = self.step_elem(name, max(k, 0))
         else:
             x, k = self.atom(index, em), self.temp()
             em.line(f"{k} = -1")
@@ -324,7 +335,7 @@ class Generator(ExprGen):
 
     def const_array(self, name: str) -> str:
         """The elements of a constant array (a slice of K)."""
-        kb = self.slot(("K", name))
+        kb = self.slot(("K", name), inline=True)
         return self.view(("K", name), f"K[{kb}:{kb} + {len(self.constants[name])}]")
 
     def array_read(self, e: ir.Index, ctx: Ctx, em: Emitter) -> str:
@@ -339,8 +350,8 @@ class Generator(ExprGen):
         if aff is not None and aff[0] == "c":
             if 0 <= aff[1] < n:
                 if computed:
-                    lb = self.slot(("L", e.name))
-                    return f"{self.view(('L', e.name, aff[1]), f'L[{lb} + {aff[1]}]')}[i]"
+                    lb = self.slot(("L", e.name), inline=True)
+                    return f"L[{self.view(('L', e.name, aff[1]), f'{lb} + {aff[1]}')}, i]"
                 return num(self.constants[e.name][aff[1]])
             return self.guarded(em, [], [("True", rt.F_ARRAY)], "np.nan")
         idx = self.fexpr(e.index, ctx, em)
@@ -378,8 +389,8 @@ class Generator(ExprGen):
             return f"(s >= 1 and {now} != {self.prev_param(e.name)})", "b"
         if e.name not in self.pos or e.name in self.array_vars:
             raise unsupported(f"unknown variable {e.name!r}", self.program, e.loc)
-        now = self.chunk.locals.get(e.name) or f"{self.row_view(e.name, 0)}[i]"
-        return f"(s >= 1 and {now} != {self.row_view(e.name, -1)}[i])", "b"
+        now = self.chunk.locals.get(e.name) or self.row_elem(e.name, 0)
+        return f"(s >= 1 and {now} != {self.row_elem(e.name, -1)})", "b"
 
     # -- statements ------------------------------------------------------------------------------------
 
@@ -388,8 +399,10 @@ class Generator(ExprGen):
         or a recorded fault stops the path. The flag is only consulted where the statement can set it."""
         faulty = "err" in code or any("err" in line for line in em.lines[start:])
         with em.block(f"if not math.isfinite({code}):"):
-            self.setf(em, rt.F_NONFINITE)
-            if not faulty:
+            if faulty:
+                self.setf(em, rt.F_NONFINITE)
+            else:  # nothing in the statement can have recorded a fault: the flag is still clear
+                em.line(f"{self.errv} = {rt.F_NONFINITE}")
                 self.fail(em, site)
         if faulty:
             with em.block(f"if {self.errv} != 0:"):
@@ -421,9 +434,9 @@ class Generator(ExprGen):
     def gen_param(self, p: ir.Param, em: Emitter) -> None:
         em.line(self.origin(p.loc, f"param {p.name}"))
         local = self.fresh("p", p.name)
-        row = self.param_row(p.name)
+        row = self.param_elem(p.name)
         if p.name in self.constants or p.name in self.string_params:
-            em.line(f"{row}[i] = np.nan")
+            em.line(f"{row} = np.nan")
             return
         site = self.site("param", p.name, p.loc)
         ctx = Ctx("0.0", 0, p.name, toff=0)
@@ -456,12 +469,12 @@ class Generator(ExprGen):
             else:
                 raise unsupported(f"parameter {p.name!r} has neither value nor distribution", self.program, p.loc)
         self.finish(em, start, local, site)
-        em.line(f"{row}[i] = {local}")
+        em.line(f"{row} = {local}")
         self.chunk.locals[p.name] = local
 
     def store(self, name: str, value: str, em: Emitter) -> None:
         """Write variable `name`'s value at step s (and keep it in a local for later items of the chunk)."""
-        em.line(f"{self.row_view(name, 0)}[i] = {value}")
+        em.line(f"{self.row_elem(name, 0)} = {value}")
         self.chunk.locals[name] = value
 
     def gen_var(self, var: ir.Var, em: Emitter) -> None:
@@ -476,37 +489,83 @@ class Generator(ExprGen):
                 tmp = self.temp()
                 em.line(f"{tmp} = {self.fexpr(elem, ctx, em)}")
                 self.finish(em, start, tmp, site)
-                lb = self.slot(("L", var.name))
-                em.line(f"{self.view(('L', var.name, k), f'L[{lb} + {k}]')}[i] = {tmp}")
-            em.line(f"{self.row_view(var.name, 0)}[i] = np.nan")
+                lb = self.slot(("L", var.name), inline=True)
+                em.line(f"L[{self.view(('L', var.name, k), f'{lb} + {k}')}, i] = {tmp}")
+            em.line(f"{self.row_elem(var.name, 0)} = np.nan")
             return
+        rules = sorted(var.rules, key=lambda r: 0 if r.kind in ("initial", "literal") else 1)
+        for rule in rules:
+            if rule.kind not in ("initial", "literal", "shifted", "general", "scalar"):
+                raise unsupported(f"rule kind {rule.kind!r}", self.program, rule.loc)
         start = len(em.lines)
-        out, done = self.temp(), self.temp()
+        out = self.temp()
+        if var.name in self.sticky or any(r.guard is not None for r in rules):
+            site = self.var_rules_flagged(var, rules, out, em)
+        else:
+            site = self.var_rules_chain(var, rules, out, em)
+        self.finish(em, start, out, site)
+        self.store(var.name, out, em)
+
+    def rule_ctx(self, var: ir.Var, rule: ir.Rule) -> Ctx:
+        j = self.pos[var.name]
+        if rule.kind == "shifted":
+            k = int(rule.shift)
+            return Ctx(f"(tf - {float(k)!r})", j, var.name, toff=-k, smin=k)
+        return Ctx("tf", j, var.name, toff=0)
+
+    def rule_test(self, rule: ir.Rule) -> str | None:
+        """The step condition under which `rule` applies (None: every step)."""
+        if rule.kind in ("initial", "literal"):
+            return f"s == {0 if rule.at is None else int(rule.at)}"
+        if rule.kind == "shifted":
+            return f"s >= {int(rule.shift)}"
+        return None
+
+    def var_rules_chain(self, var: ir.Var, rules: list[ir.Rule], out: str, em: Emitter) -> str:
+        """Unguarded rules as one if/elif chain on the step (literal steps first); returns the fault site's code.
+        A single rule for every step is straight-line code."""
+        if len(rules) == 1 and self.rule_test(rules[0]) is None:
+            site = self.site("var", var.name, rules[0].loc or var.loc)
+            em.line(self.origin(rules[0].loc, f"{var.name} ({rules[0].kind})"))
+            em.line(f"{out} = {self.fexpr(rules[0].expr, self.rule_ctx(var, rules[0]), em)}")
+            return str(site)
+        total = False
+        literal = {0 if r.at is None else int(r.at) for r in rules if r.kind in ("initial", "literal")}
+        for k, rule in enumerate(rules):
+            site = self.site("var", var.name, rule.loc or var.loc)
+            test = self.rule_test(rule)
+            if rule.kind == "shifted" and k == len(rules) - 1 and all(x in literal for x in range(int(rule.shift))):
+                test = None  # the literal steps cover every step before the shift: this is every other step
+            em.line(self.origin(rule.loc, f"{var.name} ({rule.kind})"))
+            with em.block(f"{'if' if k == 0 else 'elif'} {test}:" if test is not None else "else:"):
+                em.line(f"site = {site}")
+                em.line(f"{out} = {self.fexpr(rule.expr, self.rule_ctx(var, rule), em)}")
+            if test is None:
+                total = True
+                break
+        if not total:  # a step no rule covers
+            with em.block("else:"):
+                em.line(f"site = {self.site('var', var.name, var.loc)}")
+                em.line(f"{out} = 0.0")
+                em.line(f"ferr = {rt.F_UNDEFINED}")
+        return "site"
+
+    def var_rules_flagged(self, var: ir.Var, rules: list[ir.Rule], out: str, em: Emitter) -> str:
+        """Rules with guards (or a variable a policy may pin): tried in order until one applies."""
+        done = self.temp()
         em.line(f"{out} = 0.0")
         em.line(f"{done} = False")
         em.line("site = -1")
         if var.name in self.sticky:
-            ov = self.view(("ov", var.name), f"ov[{self.slot(('ov', var.name))}]")
-            with em.block(f"if s > 0 and {ov}[i]:"):
-                em.line(f"{out} = {self.row_view(var.name, -1)}[i]")
+            with em.block(f"if s > 0 and ov[{self.slot(('ov', var.name))}, i]:"):
+                em.line(f"{out} = {self.row_elem(var.name, -1)}")
                 em.line(f"{done} = True")
-        rules = sorted(var.rules, key=lambda r: 0 if r.kind in ("initial", "literal") else 1)
         for rule in rules:
             site = self.site("var", var.name, rule.loc or var.loc)
-            if rule.kind in ("initial", "literal"):
-                at = 0 if rule.at is None else int(rule.at)
-                header, time = f"if not {done} and s == {at}:", "tf"
-            elif rule.kind == "shifted":
-                header, time = f"if not {done} and s >= {int(rule.shift)}:", f"(tf - {float(rule.shift)!r})"
-            elif rule.kind in ("general", "scalar"):
-                header, time = f"if not {done}:", "tf"
-            else:
-                raise unsupported(f"rule kind {rule.kind!r}", self.program, rule.loc)
-            shifted = rule.kind == "shifted"
-            ctx = Ctx(time, j, var.name, toff=-int(rule.shift) if shifted else 0,
-                      smin=int(rule.shift) if shifted else 0)
+            test = self.rule_test(rule)
+            ctx = self.rule_ctx(var, rule)
             em.line(self.origin(rule.loc, f"{var.name} ({rule.kind})"))
-            with em.block(header):
+            with em.block(f"if not {done}" + (f" and {test}:" if test else ":")):
                 em.line(f"site = {site}")
                 if rule.guard is not None:
                     em.line(f"if {self.bexpr(rule.guard, ctx, em)}:")
@@ -520,8 +579,7 @@ class Generator(ExprGen):
             with em.block(f"if not {done}:"):
                 em.line(f"site = {undefined}")
                 self.setf(em, rt.F_UNDEFINED)
-        self.finish(em, start, out, "site")
-        self.store(var.name, out, em)
+        return "site"
 
     def gen_output_expr(self, out: ir.Output, em: Emitter) -> None:
         site = self.site("output", out.name, getattr(out.expr, "loc", None))
@@ -569,9 +627,9 @@ class Generator(ExprGen):
         if a.target_kind == "param":
             cur = self.param_read(a.target, a.loc)[0]
             if self.params[a.target].type.kind == "Boolean":
-                cur = f"{self.param_row(a.target)}[i]"
+                cur = self.param_elem(a.target)
         elif a.target_kind == "var" and a.target in self.vars and a.target not in self.array_vars:
-            cur = self.chunk.locals.get(a.target) or f"{self.row_view(a.target, 0)}[i]"
+            cur = self.chunk.locals.get(a.target) or self.row_elem(a.target, 0)
         else:
             raise unsupported(f"policy target {a.target!r}", self.program, a.loc)
         new = {"assign": value, "multiply": f"({cur} * {value})", "add": f"({cur} + {value})"}.get(a.action_type)
@@ -581,27 +639,30 @@ class Generator(ExprGen):
         em.line(f"{tmp} = {new}")
         self.finish(em, start, tmp, site)
         if a.target_kind == "var":
-            em.line(f"{self.row_view(a.target, 0)}[i] = {tmp}")
+            em.line(f"{self.row_elem(a.target, 0)} = {tmp}")
             if a.target in self.chunk.locals:
                 em.line(f"{self.chunk.locals[a.target]} = {tmp}")
             if a.target in self.sticky:
-                k = self.slot(("ov", a.target))
-                em.line(f"{self.view(('ov', a.target), f'ov[{k}]')}[i] = True")
+                em.line(f"ov[{self.slot(('ov', a.target))}, i] = True")
         else:
-            em.line(f"{self.param_row(a.target)}[i] = {tmp}")
+            em.line(f"{self.param_elem(a.target)} = {tmp}")
 
     def gen_constraint(self, c: ir.Constraint, em: Emitter) -> None:
         em.line(self.origin(c.loc, f"constraint {c.name} ({c.severity})"))
         c_local = self.chunk.src.n_constraints
         self.chunk.src.n_constraints += 1
         look = int(c.lookahead)
-        tc, tcf = self.temp(), self.temp()
-        em.line(f"{tc} = s - {look}")
-        em.line(f"{tcf} = float({tc})")
+        if look == 0:  # the instance of this step: t is s itself
+            tc, tcf = "s", "tf"
+        else:
+            tc, tcf = self.temp(), self.temp()
+            em.line(f"{tc} = s - {look}")
+            em.line(f"{tcf} = float({tc})")
         ctx = Ctx(tcf, None, "constraint:" + c.name, toff=-look)
         sc = c.scope
+        nonneg = "True" if look == 0 else f"{tc} >= 0"
         if sc.type == "all":
-            cond_scope = f"{tc} >= 0"
+            cond_scope = nonneg
         elif sc.type == "range":
             cond_scope = f"{tc} >= {int(sc.start or 0)} and {tc} <= {int(sc.end if sc.end is not None else 10**9)}"
         elif sc.type == "specific":
@@ -609,51 +670,79 @@ class Generator(ExprGen):
         elif sc.type == "cond" and sc.condition is not None:
             inscope = self.temp()
             em.line(f"{inscope} = False")
-            with em.block(f"if {tc} >= 0:"):
+            with em.block(f"if {nonneg}:"):
                 self.guarded_bool(inscope, sc.condition, ctx, em, "False")
             cond_scope = inscope
         else:
             raise unsupported(f"constraint scope {sc.type!r}", self.program, c.loc)
-        with em.block(f"if {cond_scope}:"):
-            ok = self.temp()
-            self.guarded_bool(ok, c.condition, ctx, em, "True")  # an unevaluable instance is skipped
-            with em.block(f"if not {ok}:"):
-                self.violation(c_local, c, ctx, tc, em)
+        if cond_scope != "True":
+            em.line(f"if {cond_scope}:")
+            em.ind += 1
+        ok = self.temp()
+        self.guarded_bool(ok, c.condition, ctx, em, "True")  # an unevaluable instance is skipped
+        with em.block(f"if not {ok}:"):
+            self.violation(c_local, c, ctx, tc, em)
+        if cond_scope != "True":
+            em.ind -= 1
 
     def violation(self, c_local: int, c: ir.Constraint, ctx: Ctx, tc: str, em: Emitter) -> None:
-        kinds: list[tuple[str | None, str]] = []
-        temps: list[str] = []
-        for part in c.message:
-            if part.expr is None:
-                kinds.append((part.text or "", "text"))
-                continue
+        """Count the violation; evaluate the message's values only when they are kept (the path's first
+        violation of this constraint, or any in a deterministic run); a fatal one stops the path."""
+        cid = self.view(("c", c_local), f"{self.slot(('cbase',), inline=True)} + {c_local}")
+        w = self.temp()
+        em.line(f"{w} = rt.violated(ccount, cfirst, wlog, det, {cid}, i, {tc})")
+        parts = [part.expr for part in c.message if part.expr is not None]
+        types: list[str] = []
+        if parts:
+            with em.block(f"if {w} != 0:"):
+                if len(parts) <= MESSAGE_INLINE:
+                    types = self.message_parts(parts, 0, ctx, em, w, cid, tc)
+                else:
+                    types = self.message_helpers(parts, ctx, em, w, cid, tc)
+        it = iter(types)
+        self.chunk.messages.append(tuple((part.text or "", "text") if part.expr is None else (None, next(it))
+                                         for part in c.message))
+        if c.severity == "fatal":
+            em.line(f"rt.stop_fatal(st, i, s, {cid})")
+            em.line("break")
+
+    def message_parts(self, parts: list[ir.Expr], first: int, ctx: Ctx, em: Emitter, w: str, cid: str,
+                      tc: str) -> list[str]:
+        """Evaluate message values number first.. and keep them; an unevaluable one is NaN (printed `?`)."""
+        types = []
+        for m, expr in enumerate(parts, start=first):
             start = len(em.lines)
-            code, typ = self.expr(part.expr, ctx, em)
+            code, typ = self.expr(expr, ctx, em)
             tmp = self.temp()
             em.line(f"{tmp} = {as_f(code, typ)}")
-            self.reset_if_faulty(em, start, code, tmp, "np.nan")  # an unevaluable part prints as `?`
-            kinds.append((None, typ))
-            temps.append(tmp)
-        self.chunk.messages.append(tuple(kinds))
-        base = self.slot(("cbase",))
-        cid = self.temp()
-        em.line(f"{cid} = {base} + {c_local}")
-        counts = self.view(("ccount", c_local), f"ccount[{base} + {c_local}]")
-        first = self.view(("cfirst", c_local), f"cfirst[{base} + {c_local}]")
-        em.line(f"{counts}[i] += 1")
-        with em.block(f"if {first}[i] < 0:"):
-            em.line(f"{first}[i] = {tc}")
-            for m, tmp in enumerate(temps):
-                em.line(f"cmsg[{cid}, {m}, i] = {tmp}")
-        with em.block("if det:"):
-            em.line(f"wlog[{cid}, {tc}] = 1")
-            for m, tmp in enumerate(temps):
-                em.line(f"wvals[{cid}, {tc}, {m}] = {tmp}")
-        if c.severity == "fatal":
-            em.line(f"st[0, i] = {rt.S_FATAL}")
-            em.line("st[1, i] = s")
-            em.line(f"st[2, i] = {cid}")
-            em.line("break")
+            self.reset_if_faulty(em, start, code, tmp, "np.nan")
+            em.line(f"rt.message(cmsg, wvals, {w}, {cid}, i, {tc}, {m}, {tmp})")
+            types.append(typ)
+        return types
+
+    def message_helpers(self, parts: list[ir.Expr], ctx: Ctx, em: Emitter, w: str, cid: str,
+                        tc: str) -> list[str]:
+        """A message with very many values: MESSAGE_INLINE values per helper function of the module (each
+        compiled on its own, so no function grows with the message), called only when the values are kept."""
+        c = self.chunk
+        types: list[str] = []
+        for first in range(0, len(parts), MESSAGE_INLINE):
+            saved = (c.pre, c.views, c.locals, c.err, c.slot_ids)
+            c.pre, c.views, c.locals, c.err, c.slot_ids = [], {}, {}, False, {}
+            body = Emitter(1)
+            body.line("ferr = 0")
+            tcf = "tf" if tc == "s" else "float(tc)"
+            hctx = Ctx(tcf, ctx.pos, ctx.owner, dict(ctx.scope), ctx.in_func, ctx.toff, ctx.smin)
+            types += self.message_parts(parts[first:first + MESSAGE_INLINE], first, hctx, body, "w", "cid", "tc")
+            name = f"msg_{len(c.helpers)}"
+            c.helpers.append("\n".join([
+                "", "", "@jit", f"def {name}({KERNEL_ARGS}, i, w, cid, tc):",
+                "    tf = float(s)",
+                *(["    err = np.zeros(1, np.int64)"] if c.err else []),
+                *("    " + x for x in c.pre), *body.lines]))
+            c.pre, c.views, c.locals, c.err, c.slot_ids = saved
+            em.line(f"{name}({KERNEL_ARGS}, i, {w}, {cid}, {tc})")
+        return types
 
     # -- user functions -----------------------------------------------------------------------------------
 
@@ -776,7 +865,7 @@ class Generator(ExprGen):
             "            rt.fail_at(st, i, s, fsite, ferr)",
             *(["            err[0] = 0  # err[0] != 0 only while ferr != 0: cleared with it"] if c.err else []),
         ]
-        c.src.text = "\n".join(self.header(label) + imports + fn) + "\n"
+        c.src.text = "\n".join(self.header(label) + imports + c.helpers + fn) + "\n"
         c.src.key = source_key(c.src.text, *(funcs.key for _ in c.src.imports if funcs is not None))
         c.src.label = label
         return c.src

@@ -8,6 +8,7 @@ the first one of an evaluation is kept in `ferr` (the local flag) and the statem
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from pel.backend import runtime as rt
@@ -26,6 +27,8 @@ DIST_CODES = {
 ARITH = {"+", "-", "*"}
 COMPARE = {"==", "!=", "<", "<=", ">", ">="}
 MAX_NEST = 6  # parentheses an expression may build up before it is hoisted into a temporary
+TIME_DEPTH = 16  # nesting of a step-only expression hoisted out of the loop over paths
+PER_CALL_TIME = re.compile(r"^(?:tf|\(tf - [0-9.]+\))$")  # times known before the loop over paths
 
 
 @dataclass
@@ -95,6 +98,10 @@ class ExprGen:
 
     def expr(self, e: ir.Expr, ctx: Ctx, em: Emitter) -> tuple[str, str]:
         """Emit the statements `e` needs into `em`; return (atom, type) with type "f" (float) or "b"."""
+        if isinstance(e, (ir.Binary, ir.Unary, ir.IfThenElse)) and PER_CALL_TIME.match(ctx.time):
+            hoisted = self.time_code(e, ctx.time, 0)
+            if hoisted is not None:  # the same for every path: computed once per kernel call
+                return self.view(("time", hoisted[0]), hoisted[0]), hoisted[1]
         method = getattr(self, "x_" + type(e).__name__, None)
         if method is None:
             raise unsupported(f"expression {type(e).__name__}", self.program, getattr(e, "loc", None))
@@ -105,6 +112,47 @@ class ExprGen:
 
     def bexpr(self, e: ir.Expr, ctx: Ctx, em: Emitter) -> str:
         return as_b(*self.expr(e, ctx, em))
+
+    def time_code(self, e: ir.Expr, time: str, depth: int) -> tuple[str, str] | None:
+        """`e` as one pure expression of the step alone (literals, t, T_max; no operation that can fault), or
+        None. Such conditions (`t % 12 == 0 && t > 0`) are evaluated before the loop over paths."""
+        if depth > TIME_DEPTH:
+            return None
+        if isinstance(e, ir.Literal):
+            return None if isinstance(e.value, str) else self.x_Literal(e, None, None)  # type: ignore[arg-type]
+        if isinstance(e, ir.Ref) and e.kind in ("time", "horizon"):
+            return (time if e.kind == "time" else "float(T)"), "f"
+        if isinstance(e, ir.Unary) and e.op in ("-", "!"):
+            a = self.time_code(e.operand, time, depth + 1)
+            if a is None:
+                return None
+            return (f"(not {as_b(*a)})", "b") if e.op == "!" else (f"(-{as_f(*a)})", "f")
+        if isinstance(e, ir.IfThenElse) and e.else_branch is not None:
+            parts = [self.time_code(x, time, depth + 1) for x in (e.condition, e.then_branch, e.else_branch)]
+            if None in parts or parts[1][1] != parts[2][1]:  # type: ignore[index]
+                return None
+            (c, ct), (a, at), (b, _) = parts  # type: ignore[misc]
+            return f"({a} if {as_b(c, ct)} else {b})", at
+        if not isinstance(e, ir.Binary):
+            return None
+        left, right = self.time_code(e.left, time, depth + 1), self.time_code(e.right, time, depth + 1)
+        if left is None or right is None:
+            return None
+        (a, at), (b, bt) = left, right
+        if e.op in ("&&", "||"):
+            return f"({as_b(a, at)} {'and' if e.op == '&&' else 'or'} {as_b(b, bt)})", "b"
+        if e.op in COMPARE:
+            if at == bt == "b" and e.op in ("==", "!="):
+                return f"({a} {e.op} {b})", "b"
+            return f"({as_f(a, at)} {e.op} {as_f(b, bt)})", "b"
+        a, b = as_f(a, at), as_f(b, bt)
+        if e.op in ARITH:
+            return f"({a} {e.op} {b})", "f"
+        divisor = e.right.value if isinstance(e.right, ir.Literal) else None
+        if e.op in ("/", "%") and isinstance(divisor, (int, float)) and not isinstance(divisor, bool) \
+                and math.isfinite(divisor) and divisor != 0:
+            return (f"({a} / {b})", "f") if e.op == "/" else (f"({a} - {b} * math.floor({a} / {b}))", "f")
+        return None
 
     def x_Literal(self, e: ir.Literal, ctx: Ctx, em: Emitter) -> tuple[str, str]:
         if isinstance(e.value, bool):
@@ -190,6 +238,9 @@ class ExprGen:
             return f"({left} {e.op} {right})", "f"
         if e.op == "/":
             return self.div(em, left, right), "f"
+        if e.op == "%" and _nonzero_number(right):
+            a = self.atom(left, em)
+            return f"({a} - {right} * math.floor({a} / {right}))", "f"
         if e.op == "%":
             return self.guarded(em, [left, right], [("{1} == 0.0", rt.F_DIV0)],
                                 "{0} - {1} * math.floor({0} / {1})"), "f"
@@ -198,6 +249,8 @@ class ExprGen:
         raise unsupported(f"operator {e.op!r}", self.program, e.loc)
 
     def div(self, em: Emitter, a: str, b: str) -> str:
+        if _nonzero_number(b):
+            return f"({a} / {b})"
         return self.guarded(em, [a, b], [("{1} == 0.0", rt.F_DIV0)], "{0} / {1}")
 
     def pw(self, em: Emitter, a: str, b: str) -> str:
@@ -507,3 +560,12 @@ class ExprGen:
         prev = self.var_read(name, f"({ctx.time} - 1.0)", ctx, e.loc, em,
                              None if toff is None else ("s", toff - 1))[0]
         return self.div(em, f"({now} - {prev})", prev), "f"
+
+
+def _nonzero_number(code: str) -> bool:
+    """Whether generated code `code` is a finite, non-zero number literal (a division by it cannot fault)."""
+    try:
+        value = float(code.strip("()"))
+    except ValueError:
+        return False
+    return math.isfinite(value) and value != 0.0

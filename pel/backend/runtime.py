@@ -777,6 +777,38 @@ if not JIT_ENABLED:
         g.standard_normal(out=out)
 
 
+@jit
+def violated(ccount, cfirst, wlog, det, c, i, tc):
+    """Count a violation of constraint c by path i at step tc; which of its message values to keep: bit 1 the
+    path's first violation (cmsg), bit 2 a deterministic run's log (wvals)."""
+    ccount[c, i] += 1
+    w = 0
+    if cfirst[c, i] < 0:
+        cfirst[c, i] = tc
+        w = 1
+    if det:
+        wlog[c, tc] = 1
+        w |= 2
+    return w
+
+
+@jit
+def message(cmsg, wvals, w, c, i, tc, m, x):
+    """Keep message value m of a violation of constraint c (see violated)."""
+    if w & 1:
+        cmsg[c, m, i] = x
+    if w & 2:
+        wvals[c, tc, m] = x
+
+
+@jit
+def stop_fatal(st, i, s, c):
+    """Path i stopped by fatal constraint c at step s."""
+    st[0, i] = S_FATAL
+    st[1, i] = s
+    st[2, i] = c
+
+
 _DIGEST: list[str] = []
 
 
