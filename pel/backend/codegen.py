@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -20,10 +22,11 @@ from pel import __version__
 from pel.backend import chunking
 from pel.backend import runtime as rt
 from pel.backend.emit import Emitter, as_f, const_value, is_const, num, unsupported
-from pel.backend.exprgen import Ctx, ExprGen
+from pel.backend.exprgen import PER_CALL_TIME, Ctx, ExprGen
 from pel.backend.namespace import sanitize
 from pel.ir import nodes as ir
 
+ITEM_NODES = 24  # expression nodes of an ordinary item (`mrr[t] = customers[t] * arpu` is 4); a chunk's budget
 MESSAGE_INLINE = 64  # message values evaluated in the chunk function itself; more go to helper functions
 KERNEL_ARGS = ("s, T, det, P, out, tmp, st, Z, L, K, cfirst, ccount, cmsg, wlog, wvals, evc, ov, PP, zmat, btab, "
                "ovm, ovv, ix")
@@ -724,25 +727,55 @@ class Generator(ExprGen):
                         tc: str) -> list[str]:
         """A message with very many values: MESSAGE_INLINE values per helper function of the module (each
         compiled on its own, so no function grows with the message), called only when the values are kept."""
-        c = self.chunk
         types: list[str] = []
         for first in range(0, len(parts), MESSAGE_INLINE):
-            saved = (c.pre, c.views, c.locals, c.err, c.slot_ids)
-            c.pre, c.views, c.locals, c.err, c.slot_ids = [], {}, {}, False, {}
-            body = Emitter(1)
-            body.line("ferr = 0")
-            tcf = "tf" if tc == "s" else "float(tc)"
-            hctx = Ctx(tcf, ctx.pos, ctx.owner, dict(ctx.scope), ctx.in_func, ctx.toff, ctx.smin)
-            types += self.message_parts(parts[first:first + MESSAGE_INLINE], first, hctx, body, "w", "cid", "tc")
-            name = f"msg_{len(c.helpers)}"
-            c.helpers.append("\n".join([
-                "", "", "@jit", f"def {name}({KERNEL_ARGS}, i, w, cid, tc):",
-                "    tf = float(s)",
-                *(["    err = np.zeros(1, np.int64)"] if c.err else []),
-                *("    " + x for x in c.pre), *body.lines]))
-            c.pre, c.views, c.locals, c.err, c.slot_ids = saved
+            with self.helper_scope() as body:
+                body.line("ferr = 0")
+                tcf = "tf" if tc == "s" else "float(tc)"
+                hctx = Ctx(tcf, ctx.pos, ctx.owner, dict(ctx.scope), ctx.in_func, ctx.toff, ctx.smin)
+                types += self.message_parts(parts[first:first + MESSAGE_INLINE], first, hctx, body, "w", "cid", "tc")
+                name = self.add_helper(["w", "cid", "tc"], body, own_err=True)
             em.line(f"{name}({KERNEL_ARGS}, i, {w}, {cid}, {tc})")
         return types
+
+    @contextmanager
+    def helper_scope(self) -> Iterator[Emitter]:
+        """Generate a helper function of the chunk's module: its own preamble, views and locals (the chunk's
+        slots are shared: helpers index the same `ix`)."""
+        c = self.chunk
+        saved = (c.pre, c.views, c.locals, c.err, c.slot_ids, self.errv)
+        c.pre, c.views, c.locals, c.err, c.slot_ids = [], {}, {}, False, {}
+        try:
+            yield Emitter(1)
+        finally:
+            c.pre, c.views, c.locals, c.err, c.slot_ids, self.errv = saved
+
+    def add_helper(self, params: list[str], body: Emitter, own_err: bool) -> str:
+        """Append the helper whose body is `body` (inside helper_scope); its name."""
+        c = self.chunk
+        name = f"h_{len(c.helpers)}"
+        c.helpers.append("\n".join([
+            "", "", "@jit", f"def {name}({', '.join([KERNEL_ARGS, 'i', *params])}):",
+            "    tf = float(s)",
+            *(["    err = np.zeros(1, np.int64)"] if own_err and c.err else []),
+            *("    " + x for x in c.pre), *body.lines]))
+        return name
+
+    def outline(self, apply: Callable[[Emitter, str, str], tuple[str, str]], code: str, typ: str, ctx: Ctx,
+                em: Emitter) -> tuple[str, str]:
+        """Run `apply(em, acc, type)` (a segment of a long operator chain) in a helper function of its own,
+        so that no function grows with the chain: acc goes in, the segment's value comes back (faults
+        through the err channel, as runtime helpers report them)."""
+        acc_in = self.atom(as_f(code, typ), em)
+        time_param = [] if PER_CALL_TIME.match(ctx.time) else [ctx.time]
+        with self.helper_scope() as body:
+            self.errv = "err[0]"
+            body.line("acc = (accv != 0.0)" if typ == "b" else "acc = accv")
+            out_code, out_typ = apply(body, "acc", typ)
+            body.line(f"return {as_f(out_code, out_typ)}")
+            name = self.add_helper(["err", "accv", *time_param], body, own_err=False)
+        result = self.hcall(em, f"{name}({', '.join([KERNEL_ARGS, 'i', 'err', acc_in, *time_param])})")
+        return (f"({result} != 0.0)", "b") if out_typ == "b" else (result, "f")
 
     # -- user functions -----------------------------------------------------------------------------------
 
@@ -876,13 +909,14 @@ class Generator(ExprGen):
         self.constraints = {c.name: c for c in m.constraints}
         self.output_by_name = {o.name: o for o in self.output_exprs}
         funcs = self.funcs_module()
-        params = [chunking.Item("param", p.name) for p in m.params]
-        steps = [chunking.Item("var", n) for n in m.order]
-        steps += [chunking.Item("policy", p.name) for p in m.policies]
-        steps += [chunking.Item("output", o.name) for o in self.output_exprs]
-        steps += [chunking.Item("constraint", c.name,
-                                weight=1 + sum(1 for part in c.message if part.expr is not None) // 8)
-                  for c in m.constraints]
+        def weight(obj: object) -> int:  # a large item counts as several: ITEM_NODES nodes per unit
+            return 1 + ir.size(obj) // ITEM_NODES
+
+        params = [chunking.Item("param", p.name, weight(p)) for p in m.params]
+        steps = [chunking.Item("var", n, weight(self.vars[n].rules)) for n in m.order]
+        steps += [chunking.Item("policy", p.name, weight(p)) for p in m.policies]
+        steps += [chunking.Item("output", o.name, weight(o)) for o in self.output_exprs]
+        steps += [chunking.Item("constraint", c.name, weight(c)) for c in m.constraints]
         chunks = [self.chunk_module("params", group, funcs) for group in chunking.partition(params)]
         messages: list = []
         for group in chunking.partition(steps):

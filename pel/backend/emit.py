@@ -74,15 +74,3 @@ def const_value(e: ir.Expr, program: ir.Program) -> float:
     if isinstance(e, ir.Literal) and not isinstance(e.value, (str, bool)):
         return sign * float(e.value)
     raise unsupported("a non-constant array element", program, getattr(e, "loc", None))
-
-
-def left_spine(e: ir.Binary) -> tuple[ir.Expr, list[ir.Binary]]:
-    """A left-nested chain `((a op b) op c) ...` as its leftmost operand and its nodes bottom-up, found without
-    recursion (a flat sum of ten thousand terms is ten thousand levels deep)."""
-    nodes: list[ir.Binary] = []
-    x: ir.Expr = e
-    while isinstance(x, ir.Binary):
-        nodes.append(x)
-        x = x.left
-    nodes.reverse()
-    return x, nodes

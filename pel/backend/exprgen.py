@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from pel.backend import runtime as rt
-from pel.backend.emit import SIMPLE, Emitter, as_b, as_f, left_spine, num, unsupported
+from pel.backend.emit import SIMPLE, Emitter, as_b, as_f, num, unsupported
 from pel.ir import nodes as ir
 from pel.ir.validate import DIST_PARAMS
 
@@ -27,6 +27,7 @@ DIST_CODES = {
 ARITH = {"+", "-", "*"}
 COMPARE = {"==", "!=", "<", "<=", ">", ">="}
 MAX_NEST = 6  # parentheses an expression may build up before it is hoisted into a temporary
+SPINE_INLINE = 64  # links of an operator chain generated in place; a longer chain goes through helper functions
 TIME_DEPTH = 16  # nesting of a step-only expression hoisted out of the loop over paths
 PER_CALL_TIME = re.compile(r"^(?:tf|\(tf - [0-9.]+\))$")  # times known before the loop over paths
 
@@ -210,8 +211,18 @@ class ExprGen:
     def x_Binary(self, e: ir.Binary, ctx: Ctx, em: Emitter) -> tuple[str, str]:
         """A left-nested chain is walked bottom-up in a loop; long ones go through temporaries so that no
         generated line nests deeper than MAX_NEST parentheses."""
-        first, nodes = left_spine(e)
+        first, nodes = ir.left_spine(e)
         code, typ = self.expr(first, ctx, em)
+        if len(nodes) > SPINE_INLINE and not ctx.in_func:  # a very long chain: segments in helper functions
+            for k in range(0, len(nodes), SPINE_INLINE):
+                segment = nodes[k:k + SPINE_INLINE]
+                code, typ = self.outline(lambda body, acc, t, seg=segment: self.links(seg, acc, t, ctx, body),
+                                         code, typ, ctx, em)
+            return code, typ
+        return self.links(nodes, code, typ, ctx, em)
+
+    def links(self, nodes: list[ir.Binary], code: str, typ: str, ctx: Ctx, em: Emitter) -> tuple[str, str]:
+        """Apply the chain's nodes to the value of its left part, in order."""
         depth = 0
         for node in nodes:
             if depth >= MAX_NEST:

@@ -36,6 +36,20 @@ class Node:
             stack.extend(reversed(list(node.children())))
 
 
+def left_spine(e: Binary, ops: frozenset[str] | set[str] | tuple[str, ...] | None = None) -> tuple[Expr, list[Binary]]:
+    """A left-nested chain `((a op b) op c) ...` as its leftmost operand and its nodes bottom-up, found without
+    recursion: a flat sum of ten thousand terms is ten thousand levels deep, and every pass walks chains with
+    this so that none recurses in the length of an operator chain. With `ops`, the chain stops at a node whose
+    operator is not one of them (that node is then the leftmost operand)."""
+    nodes: list[Binary] = []
+    x: Expr = e
+    while isinstance(x, Binary) and (ops is None or x.op in ops):
+        nodes.append(x)
+        x = x.left
+    nodes.reverse()
+    return x, nodes
+
+
 # ---------------------------------------------------------------------------------------------
 # Types as written
 # ---------------------------------------------------------------------------------------------

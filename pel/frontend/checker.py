@@ -193,16 +193,23 @@ def literal_value(e: ast.Expr | None, step_unit: str = "Month") -> float | None:
     if isinstance(e, ast.Unary) and e.op in "+-":
         v = literal_value(e.operand, step_unit)
         return None if v is None else (-v if e.op == "-" else v)
-    if isinstance(e, ast.Binary) and e.op in ("+", "-", "*", "/", "^"):
-        a, b = literal_value(e.left, step_unit), literal_value(e.right, step_unit)
-        if a is None or b is None:
-            return None
-        try:
-            return {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else None,
-                    "^": float(a ** b) if a > 0 or float(b).is_integer() else None}[e.op]
-        except OverflowError:
-            return None
+    if isinstance(e, ast.Binary) and e.op in _FOLDABLE:
+        first, nodes = ast.left_spine(e, _FOLDABLE)  # a chain folds in a loop, however long
+        a = literal_value(first, step_unit)
+        for node in nodes:
+            b = literal_value(node.right, step_unit)
+            if a is None or b is None:
+                return None
+            try:
+                a = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else None,
+                     "^": float(a ** b) if a > 0 or float(b).is_integer() else None}[node.op]
+            except (OverflowError, ZeroDivisionError):
+                return None
+        return a
     return None
+
+
+_FOLDABLE = frozenset(("+", "-", "*", "/", "^"))
 
 
 class _Checker:
@@ -1027,6 +1034,15 @@ class _Checker:
         return UNKNOWN
 
     def binary(self, e: ast.Binary, env: Env) -> PelType:
+        """A chain is typed bottom-up in a loop (each node's left operand is then already typed): no recursion
+        in the length of an operator chain."""
+        _, nodes = ast.left_spine(e)
+        for node in nodes[:-1]:
+            if id(node) not in self.out.types:
+                self.out.types[id(node)] = self.binary_node(node, env)
+        return self.binary_node(e, env)
+
+    def binary_node(self, e: ast.Binary, env: Env) -> PelType:
         op = e.op
         a, b = self.expr(e.left, env), self.expr(e.right, env)
         if op in ("&&", "||", "implies"):

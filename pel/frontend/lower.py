@@ -257,10 +257,15 @@ class _Lowerer:
         if isinstance(e, ast.Member):
             return self.member(e)
         if isinstance(e, ast.Binary):
-            left, right = self.expr(e.left, ctx), self.expr(e.right, ctx)
-            if e.op == "implies":
-                return ir.Binary("||", _fold(ir.Unary("!", left, loc)), right, loc)
-            return _fold(ir.Binary(e.op, left, right, loc))
+            first, nodes = ast.left_spine(e)  # a chain, bottom-up in a loop
+            left = self.expr(first, ctx)
+            for node in nodes:
+                right, at = self.expr(node.right, ctx), loc_of(node)
+                if node.op == "implies":
+                    left = ir.Binary("||", _fold(ir.Unary("!", left, at)), right, at)
+                else:
+                    left = _fold(ir.Binary(node.op, left, right, at))
+            return left
         if isinstance(e, ast.Unary):
             operand = self.expr(e.operand, ctx)
             return operand if e.op == "+" else _fold(ir.Unary(e.op, operand, loc))
@@ -593,7 +598,8 @@ def _literal_step(cond: ast.Expr, checked: CheckedModel) -> int | None:
 
 def _trigger_type(e: ast.Expr, checked: CheckedModel) -> str:
     if isinstance(e, ast.Binary) and e.op in ("&&", "||"):
-        kinds = {_trigger_type(e.left, checked), _trigger_type(e.right, checked)}
+        first, nodes = ast.left_spine(e, ("&&", "||"))
+        kinds = {_trigger_type(x, checked) for x in [first, *(n.right for n in nodes)]}
         return kinds.pop() if len(kinds) == 1 else "composite"
     names = [n for n in e.walk() if isinstance(n, ast.Name | ast.Changes)]
     if any(isinstance(n, ast.Changes) for n in names):
@@ -623,8 +629,12 @@ def _text(e: ast.Node) -> str:  # noqa: C901
         return f"{_text(e.base)}.{e.attr}"
     if isinstance(e, ast.Index):
         return f"{_text(e.base)}[{_text(e.index)}]"
-    if isinstance(e, ast.Binary):
-        return f"{_wrap(e.left)} {e.op} {_wrap(e.right)}"
+    if isinstance(e, ast.Binary):  # ((a + b) + c): the same text as the recursion gave, built in a loop
+        first, nodes = ast.left_spine(e)
+        pieces = ["(" * (len(nodes) - 1), _wrap(first)]
+        for k, node in enumerate(nodes):
+            pieces.append(f"{') ' if k else ' '}{node.op} {_wrap(node.right)}")
+        return "".join(pieces)
     if isinstance(e, ast.Unary):
         return f"{e.op}{_wrap(e.operand)}"
     if isinstance(e, ast.Dist | ast.Call):

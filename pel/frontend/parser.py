@@ -9,16 +9,16 @@ begin a line, and a `(` or `[` that begins a line is never a call or an index (`
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
+import json
 import sys
-import tempfile
+import threading
 from pathlib import Path
 
 from ply import yacc
 
 from pel.cachedir import cache_dir
 from pel.diagnostics import CompileError, Diagnostic, Span
+from pel.fileio import write_atomic
 from pel.frontend import ast
 from pel.frontend import astbuild as b
 from pel.frontend.lexer import RawToken, lex_raw
@@ -116,7 +116,7 @@ def p_opt_alias(p):
 def p_name_list(p):
     """name_list : NAME
     | name_list COMMA NAME"""
-    p[0] = [p.slice[1]] if len(p) == 2 else [*p[1], p.slice[3]]
+    p[0] = [p.slice[1]] if len(p) == 2 else b.append(p[1], p.slice[3])
 
 
 def p_model_decl(p):
@@ -188,7 +188,7 @@ def p_type_atom_generic(p):
 def p_type_args(p):
     """type_args : type
     | type_args COMMA type"""
-    p[0] = [p[1]] if len(p) == 2 else [*p[1], p[3]]
+    p[0] = [p[1]] if len(p) == 2 else b.append(p[1], p[3])
 
 
 def p_type_atom_list(p):
@@ -369,7 +369,7 @@ def p_centry_clause(p):
 def p_with_list(p):
     """with_list : empty
     | with_list WITH NAME LPAREN args RPAREN"""
-    p[0] = [] if len(p) == 2 else [*p[1], (p[3], p[5], b.span(p, 2, 6))]
+    p[0] = [] if len(p) == 2 else b.append(p[1], (p[3], p[5], b.span(p, 2, 6)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -484,7 +484,7 @@ def p_fparams(p):
 def p_fparam_list(p):
     """fparam_list : fparam
     | fparam_list COMMA fparam"""
-    p[0] = [p[1]] if len(p) == 2 else [*p[1], p[3]]
+    p[0] = [p[1]] if len(p) == 2 else b.append(p[1], p[3])
 
 
 def p_fparam(p):
@@ -612,7 +612,7 @@ def p_output_decl(p):
 def p_output_items(p):
     """output_items : output_item
     | output_items COMMA output_item"""
-    p[0] = [p[1]] if len(p) == 2 else [*p[1], p[3]]
+    p[0] = [p[1]] if len(p) == 2 else b.append(p[1], p[3])
 
 
 def p_output_item(p):
@@ -772,7 +772,7 @@ def p_args(p):
 def p_arg_list(p):
     """arg_list : arg
     | arg_list COMMA arg"""
-    p[0] = [p[1]] if len(p) == 2 else [*p[1], p[3]]
+    p[0] = [p[1]] if len(p) == 2 else b.append(p[1], p[3])
 
 
 @_identity
@@ -855,7 +855,7 @@ def p_elements(p):
 def p_element_list(p):
     """element_list : expr
     | element_list COMMA expr"""
-    p[0] = [p[1]] if len(p) == 2 else [*p[1], p[3]]
+    p[0] = [p[1]] if len(p) == 2 else b.append(p[1], p[3])
 
 
 def p_primary_dist(p):
@@ -899,68 +899,85 @@ def p_lbracket(p):
 
 
 def p_error(tok):
-    _PARSER_HOLDER.stream.syntax_error(tok, _PARSER_HOLDER.parser)
+    """Never called: each recovering parse has an error function of its own (see _recovering_parse)."""
+    raise AssertionError("p_error is replaced per parse")
 
 
-class _Holder:
-    parser: yacc.LRParser | None = None
-    stream: b.TokenStream | None = None
+class _Tables:
+    """The LALR tables and the fast driver's plan, built once per process (read-only afterwards)."""
+
+    lock = threading.Lock()
+    table: yacc.LRTable | None = None
+    parser: yacc.LRParser | None = None  # read-only use: its action/goto tables and productions
     plan: list | None = None
-    steps: list | None = None  # see _steps
-
-
-_PARSER_HOLDER = _Holder()
-
-
-# A damaged or foreign table cache file raises one of these when unpickled; the tables are then rebuilt.
-_TABLE_READ_ERRORS = (pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, IndexError,
-                      KeyError, OSError)
+    steps: list | None = None
 
 
 def _table_path() -> Path:
     """The LALR tables' cache file in PEL's cache folder, keyed by this grammar's source and PLY's version."""
     key = hashlib.sha256(Path(__file__).read_bytes() + yacc.__version__.encode()).hexdigest()[:20]
-    return cache_dir() / f"pel_parser_{key}.pickle"
+    return cache_dir() / f"pel_parser_{key}.json"
 
 
-def _build_tables() -> yacc.LRParser:
-    """Build the LALR tables (~0.3-1 s) and cache them atomically for the next process, when the folder allows."""
-    options = {"module": sys.modules[__name__], "debug": False, "write_tables": False,
-               "errorlog": yacc.NullLogger()}
-    path = _table_path()
+def _table_json(parser: yacc.LRParser) -> bytes:
+    """The tables as JSON (no pickle: reading a cache file can never run code), with a digest of the content."""
+    body = {
+        "action": {str(k): v for k, v in parser.action.items()},
+        "goto": {str(k): v for k, v in parser.goto.items()},
+        "productions": [[p.str, p.name, p.len, p.func, None, None]
+                        for p in parser.productions],
+    }
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return json.dumps({"sha256": hashlib.sha256(text.encode()).hexdigest(), "tables": body},
+                      separators=(",", ":")).encode()
+
+
+def _read_tables(path: Path) -> yacc.LRTable | None:
+    """Tables from a cache file whose content matches its digest; None for a missing, damaged or foreign file."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".pel_parser_", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        os.unlink(tmp)  # PLY writes the pickle itself (it is absent now, so PLY builds the tables first)
-    except OSError:  # an unwritable cache folder costs time, not correctness
-        return yacc.yacc(**options)
-    try:
-        parser = yacc.yacc(picklefile=tmp, **options)
-        if os.path.exists(tmp):
-            os.replace(tmp, path)
-        return parser
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        data = json.loads(path.read_bytes())
+        body = data["tables"]
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        if hashlib.sha256(text.encode()).hexdigest() != data["sha256"]:
+            return None
+        lr = yacc.LRTable()
+        lr.lr_method = "LALR"
+        lr.lr_action = {int(k): v for k, v in body["action"].items()}
+        lr.lr_goto = {int(k): v for k, v in body["goto"].items()}
+        lr.lr_productions = [yacc.MiniProduction(*row) for row in body["productions"]]
+        lr.bind_callables(vars(sys.modules[__name__]))
+        return lr
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
+        return None
 
 
-def _parser() -> yacc.LRParser:
-    """The LALR parser, once per process: tables from PEL's cache folder, else built and cached there.
+def _tables() -> tuple[yacc.LRTable, yacc.LRParser, list, list]:
+    """The LALR tables, once per process: from PEL's cache folder, else built (~0.5 s) and cached there.
 
-    Nothing is ever written beside the user's files (no parser.out, no parsetab.py).
-    """
-    if _PARSER_HOLDER.parser is None:
-        path = _table_path()
-        parser = None
-        if path.exists():
-            try:
-                parser = yacc.yacc(module=sys.modules[__name__], debug=False, write_tables=False,
-                                   errorlog=yacc.NullLogger(), picklefile=str(path))
-            except _TABLE_READ_ERRORS:
-                parser = None
-        _PARSER_HOLDER.parser = parser if parser is not None else _build_tables()
-    return _PARSER_HOLDER.parser
+    Nothing is ever written beside the user's files (no parser.out, no parsetab.py)."""
+    with _Tables.lock:
+        if _Tables.table is None:
+            path = _table_path()
+            table = _read_tables(path) if path.exists() else None
+            if table is None:
+                built = yacc.yacc(module=sys.modules[__name__], debug=False, write_tables=False,
+                                  errorlog=yacc.NullLogger())
+                try:
+                    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                    write_atomic(path, _table_json(built))
+                except OSError:  # an unwritable cache folder costs time, not correctness
+                    pass
+                table = _read_tables(path) or _table_from(built)
+            parser = yacc.LRParser(table, p_error)
+            _Tables.plan, _Tables.steps = _plan(parser), _steps(parser)
+            _Tables.parser, _Tables.table = parser, table
+        return _Tables.table, _Tables.parser, _Tables.plan, _Tables.steps  # type: ignore[return-value]
+
+
+def _table_from(parser: yacc.LRParser) -> yacc.LRTable:
+    lr = yacc.LRTable()
+    lr.lr_method, lr.lr_action, lr.lr_goto, lr.lr_productions = "LALR", parser.action, parser.goto, parser.productions
+    return lr
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1099,13 +1116,12 @@ def _fast_parse(parser: yacc.LRParser, plan: list, steps: list, stream: b.TokenS
 
 
 def _run(raws: list[RawToken], diags: list[Diagnostic], index, source: str) -> object:
-    parser = _parser()
-    if _PARSER_HOLDER.plan is None:
-        _PARSER_HOLDER.plan = _plan(parser)
-        _PARSER_HOLDER.steps = _steps(parser)
+    """Parse with the fast driver; on a syntax error, again with PLY's error recovery, for every error. Every
+    call has its own state (parses on several threads at once do not meet)."""
+    table, parser, plan, steps = _tables()
     lexical = list(diags)
     try:
-        return _fast_parse(parser, _PARSER_HOLDER.plan, _PARSER_HOLDER.steps, b.TokenStream(raws, index, source, diags))
+        return _fast_parse(parser, plan, steps, b.TokenStream(raws, index, source, diags))
     except _Bail:
         diags[:] = lexical  # forget what the actions of the abandoned parse reported
     except _TooDeep as exc:
@@ -1114,12 +1130,15 @@ def _run(raws: list[RawToken], diags: list[Diagnostic], index, source: str) -> o
             "error", "E0005", "this is nested too deeply for the compiler", exc.token.span,
             "split the expression into intermediate variables",
         ))  # PLY still parses the file below, for its other syntax errors; the tree is not used
-    stream = b.TokenStream(raws, index, source, diags)
-    _PARSER_HOLDER.stream = stream
-    try:
-        return parser.parse(lexer=stream, tokenfunc=stream.token)
-    finally:
-        _PARSER_HOLDER.stream = None
+    return _recovering_parse(table, b.TokenStream(raws, index, source, diags))
+
+
+def _recovering_parse(table: yacc.LRTable, stream: b.TokenStream) -> object:
+    """PLY's own driver with error recovery, on a parser object of this call's own."""
+    holder: list[yacc.LRParser] = []
+    own = yacc.LRParser(table, lambda tok: stream.syntax_error(tok, holder[0]))
+    holder.append(own)
+    return own.parse(lexer=stream, tokenfunc=stream.token)
 
 
 def parse(source: str, file: str = "<string>") -> ast.Model:

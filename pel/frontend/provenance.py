@@ -416,5 +416,6 @@ def _text(e: ast.Expr) -> str:
     if isinstance(e, ast.RecordLit):
         return "{" + ", ".join(f"{kw.name}: {_text(kw.value)}" for kw in e.fields) + "}"
     if isinstance(e, ast.Binary):
-        return f"{_text(e.left)} {e.op} {_text(e.right)}"
+        first, nodes = ast.left_spine(e)
+        return " ".join([_text(first), *(f"{n.op} {_text(n.right)}" for n in nodes)])
     return f"<{type(e).__name__}>"

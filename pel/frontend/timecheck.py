@@ -20,6 +20,7 @@ HORIZON_NAMES = frozenset({"t_max", "time_horizon"})
 # builtins whose bare-name argument is the whole series (no same-step read of it)
 WHOLE_SERIES_FUNCS = frozenset({"npv", "irr", "sum", "avg", "mean", "length", "len", "count", "lag"})
 _FAR_PAST = -(10**9)
+_AFFINE_DEPTH = 64  # an index of the form t ± c ± c ... is affine up to this nesting
 
 
 @dataclass
@@ -203,8 +204,10 @@ class _Analyzer:
         if kind in _LITERALS:  # the commonest nodes first: no reads below a literal
             return
         if kind is ast.Binary:
-            self.expr(e.left, frame)
-            self.expr(e.right, frame)
+            first, nodes = ast.left_spine(e)  # left to right, as the recursion would, in a loop
+            self.expr(first, frame)
+            for node in nodes:
+                self.expr(node.right, frame)
         elif isinstance(e, ast.Name):
             if e.id not in frame.locals and e.id in self.var_index:
                 self.read(e.id, self.relative(("t", 0), frame), frame, e.span)
@@ -270,8 +273,11 @@ class _Analyzer:
 
     # -- index arithmetic -------------------------------------------------------------------------------
 
-    def affine(self, e: ast.Expr, frame: _Frame) -> Affine | None:
-        """An index as (base, offset), or None when it is not `t ± c`, `local ± c` or a constant."""
+    def affine(self, e: ast.Expr, frame: _Frame, depth: int = 0) -> Affine | None:
+        """An index as (base, offset), or None when it is not `t ± c`, `local ± c` or a constant (or nests
+        deeper than an index plausibly does: it is then checked at run time)."""
+        if depth > _AFFINE_DEPTH:
+            return None
         if isinstance(e, ast.Number):
             return (None, int(e.value)) if float(e.value).is_integer() else None
         if isinstance(e, ast.Name):
@@ -283,12 +289,12 @@ class _Analyzer:
                 return None, self.horizon
             return None
         if isinstance(e, ast.Unary) and e.op in ("-", "+"):
-            inner = self.affine(e.operand, frame)
+            inner = self.affine(e.operand, frame, depth + 1)
             if inner is None or inner[0] is not None:
                 return None
             return None, -inner[1] if e.op == "-" else inner[1]
         if isinstance(e, ast.Binary) and e.op in ("+", "-"):
-            return combine(self.affine(e.left, frame), self.affine(e.right, frame), e.op)
+            return combine(self.affine(e.left, frame, depth + 1), self.affine(e.right, frame, depth + 1), e.op)
         return None
 
     def relative(self, form: Affine | None, frame: _Frame) -> tuple[int, int] | None:
@@ -382,34 +388,42 @@ class _Analyzer:
         stack: list[str] = []
         on_stack: set[str] = set()
         found: list[list[str]] = []
-        counter = 0
+        key = self.var_index.__getitem__
+        done = object()
 
-        def connect(v: str) -> None:
-            nonlocal counter
-            index[v] = low[v] = counter
-            counter += 1
+        def enter(v: str) -> tuple[str, object]:
+            index[v] = low[v] = len(index)
             stack.append(v)
             on_stack.add(v)
-            for w in sorted(self.edges[v], key=self.var_index.__getitem__):
-                if w not in index:
-                    connect(w)
-                    low[v] = min(low[v], low[w])
-                elif w in on_stack:
-                    low[v] = min(low[v], index[w])
-            if low[v] == index[v]:
-                component = []
-                while True:
-                    w = stack.pop()
-                    on_stack.discard(w)
-                    component.append(w)
-                    if w == v:
-                        break
-                if len(component) > 1 or v in self.edges[v]:
-                    found.append(self.cycle_path(set(component)))
+            return v, iter(sorted(self.edges[v], key=key))
 
-        for v in sorted(self.edges, key=self.var_index.__getitem__):
-            if v not in index:
-                connect(v)
+        for root in sorted(self.edges, key=key):  # Tarjan, with an explicit stack (a chain may be very long)
+            if root in index:
+                continue
+            work = [enter(root)]
+            while work:
+                v, successors = work[-1]
+                w = next(successors, done)  # type: ignore[call-overload]
+                if w is not done:
+                    if w not in index:
+                        work.append(enter(w))
+                    elif w in on_stack:
+                        low[v] = min(low[v], index[w])
+                    continue
+                work.pop()
+                if work:
+                    u = work[-1][0]
+                    low[u] = min(low[u], low[v])
+                if low[v] == index[v]:
+                    component = []
+                    while True:
+                        x = stack.pop()
+                        on_stack.discard(x)
+                        component.append(x)
+                        if x == v:
+                            break
+                    if len(component) > 1 or v in self.edges[v]:
+                        found.append(self.cycle_path(set(component)))
         return sorted(found, key=lambda c: self.var_index[c[0]])
 
     def cycle_path(self, component: set[str]) -> list[str]:

@@ -417,3 +417,33 @@ class Program:
     format_version: str
     model: Model
     metadata: dict  # model_hash, assumption_hash, compiler_version, source_file, warnings
+
+
+def left_spine(e: Binary, ops: frozenset[str] | set[str] | tuple[str, ...] | None = None) -> tuple[Expr, list[Binary]]:
+    """A left-nested chain `((a op b) op c) ...` as its leftmost operand and its nodes bottom-up, without recursion
+    (see pel.frontend.ast.left_spine: every pass over IR walks chains with this)."""
+    nodes: list[Binary] = []
+    x: Expr = e
+    while isinstance(x, Binary) and (ops is None or x.op in ops):
+        nodes.append(x)
+        x = x.left
+    nodes.reverse()
+    return x, nodes
+
+
+def size(obj: object) -> int:
+    """The number of expression and statement nodes under `obj` (any IR value), counted without recursion."""
+    import dataclasses
+
+    count = 0
+    stack = [obj]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (Expr, Stmt)):
+            count += 1
+        if isinstance(x, tuple):
+            stack.extend(x)
+        elif dataclasses.is_dataclass(x) and not isinstance(x, type):
+            stack.extend(getattr(x, f.name) for f in dataclasses.fields(x)
+                         if f.name != "loc" and not isinstance(getattr(x, f.name), (str, int, float, type(None))))
+    return count

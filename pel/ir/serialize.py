@@ -38,6 +38,8 @@ __all__ = [
 ]
 
 _FLOAT_TAG = "$float"
+CHAIN_TAG = "BinaryChain"  # a long left-nested chain of Binary nodes, written flat (see _encode_chain)
+CHAIN_MIN = 32  # chains at least this long are written flat; shorter ones nest as BinaryOp always did
 _TAGS: dict[type, str] = {Expr: "expr_type", Stmt: "stmt_type"}
 
 
@@ -170,6 +172,10 @@ def _encode_canonical(value: Any) -> Any:
     kind = type(value)
     if kind is str or kind is bool or value is None:
         return value
+    if kind is nodes.Binary:
+        chain = _encode_chain(value, _encode_canonical, canonical=True)
+        if chain is not None:
+            return chain
     plan = _CANONICAL_PLANS.get(kind)
     if plan is None and dataclasses.is_dataclass(kind):
         plan = _canonical_plan(kind)
@@ -222,6 +228,10 @@ def _encode(value: Any, hint: Any) -> Any:
         return [_encode(v, h) for v, h in zip(value, item_hints, strict=True)]
     if kind is int:
         return float(value) if _wants_float(hint) else value
+    if kind is nodes.Binary:
+        chain = _encode_chain(value, lambda v: _encode(v, None), canonical=False)
+        if chain is not None:
+            return chain
     if dataclasses.is_dataclass(kind):
         tag_key, tag, items = _plan(kind)
         out: dict[str, Any] = {tag_key: tag} if tag_key is not None else {}
@@ -247,6 +257,37 @@ def _encode(value: Any, hint: Any) -> Any:
     if isinstance(value, tuple | list):
         return _encode(tuple(value), hint)
     raise TypeError(f"cannot serialize a value of type {type(value).__name__} in the IR")
+
+
+def _encode_chain(value: nodes.Binary, enc: Any, canonical: bool) -> dict | None:
+    """A left-nested chain of CHAIN_MIN or more Binary nodes as one flat object, so that neither encoding nests
+    a flat sum of ten thousand terms ten thousand levels deep: {"expr_type": "BinaryChain", "first": leftmost
+    operand, "links": [{"operator", "right", "loc"}, ...] bottom-up}. Decoding rebuilds the same nodes."""
+    first, chain = nodes.left_spine(value)
+    if len(chain) < CHAIN_MIN:
+        return None
+    links = []
+    for node in chain:
+        link = {"operator": node.op, "right": enc(node.right)}
+        if node.loc is not None:
+            link["loc"] = list(node.loc)
+        links.append(dict(sorted(link.items())) if canonical else link)
+    return {"expr_type": CHAIN_TAG, "first": enc(first), "links": links}
+
+
+def _decode_chain(data: dict, path: str) -> nodes.Binary:
+    """The nodes of a BinaryChain object (strict: exactly its three keys, each link exactly its own)."""
+    if set(data) != {"expr_type", "first", "links"} or not isinstance(data["links"], list) or not data["links"]:
+        raise _DecodeError(path, "a BinaryChain has exactly 'first' and a non-empty list of 'links'")
+    expr: Expr = decode(data["first"], Expr, f"{path}.first")
+    for k, link in enumerate(data["links"]):
+        at = f"{path}.links[{k}]"
+        if not isinstance(link, dict) or not {"operator", "right"} <= set(link) <= {"operator", "right", "loc"}:
+            raise _DecodeError(at, "a chain link has 'operator', 'right' and optionally 'loc'")
+        op = decode(link["operator"], str, f"{at}.operator")
+        loc = decode(link.get("loc"), nodes.Loc, f"{at}.loc")
+        expr = nodes.Binary(op, expr, decode(link["right"], Expr, f"{at}.right"), loc)
+    return expr  # type: ignore[return-value]
 
 
 def _item_hints(hint: Any, n: int) -> list[Any] | tuple[Any, ...]:
@@ -396,6 +437,8 @@ def _decode_dataclass(value: Any, cls: type, path: str) -> Any:
         if tag_key not in data:
             raise _DecodeError(path, f"missing field '{tag_key}'")
         tag = data.pop(tag_key)
+        if base is Expr and tag == CHAIN_TAG and cls in (Expr, nodes.Binary):
+            return _decode_chain({tag_key: tag, **data}, path)
         known = _BY_TAG[base]
         if not isinstance(tag, str) or tag not in known:
             raise _DecodeError(

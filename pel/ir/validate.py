@@ -603,10 +603,15 @@ class _Validator:
             self.read_at_t(e.name, ctx, path, e.loc)
 
     def expr_Binary(self, e: ir.Binary, ctx: _Ctx, path: str) -> None:
-        if e.op not in BINARY_OPS:
-            self.err("V000", f"{path}.op", f"unknown binary operator {e.op!r}", e.loc)
-        self.expr(e.left, ctx, f"{path}.left")
-        self.expr(e.right, ctx, f"{path}.right")
+        """A chain in a loop: node k of it is `path.left[k]` (k levels down the left operands)."""
+        first, nodes = ir.left_spine(e)
+        depth = len(nodes)
+        self.expr(first, ctx, f"{path}.left[{depth}]" if depth > 1 else f"{path}.left")
+        for k, node in enumerate(nodes):
+            at = path if k == depth - 1 else f"{path}.left[{depth - 1 - k}]"
+            if node.op not in BINARY_OPS:
+                self.err("V000", f"{at}.op", f"unknown binary operator {node.op!r}", node.loc)
+            self.expr(node.right, ctx, f"{at}.right")
 
     def expr_Unary(self, e: ir.Unary, ctx: _Ctx, path: str) -> None:
         if e.op not in UNARY_OPS:
@@ -771,27 +776,39 @@ class _Validator:
 
 
 def _cycles(nodes: Mapping[str, object], edges: Mapping[str, set[str]]) -> list[tuple[str, list[str]]]:
-    """The back edges of a depth-first walk over `nodes` (sorted successors) as (node left, cycle closed)."""
+    """The back edges of a depth-first walk over `nodes` (sorted successors) as (node left, cycle closed); the
+    walk keeps its own stack, so a chain of thousands of names is no deeper for Python than one of two."""
     found: list[tuple[str, list[str]]] = []
-    state: dict[str, int] = {}
-
-    def visit(name: str, stack: list[str]) -> None:
-        state[name] = 1
-        for dep in sorted(edges.get(name, ())):
-            if state.get(dep) == 1:
-                found.append((name, [*stack[stack.index(dep) :], dep] if dep in stack else [name, dep]))
+    state: dict[str, int] = {}  # 1: on the current path, 2: finished
+    done = object()
+    for root in nodes:
+        if root in state:
+            continue
+        path, where = [root], {root: 0}
+        state[root] = 1
+        work = [iter(sorted(edges.get(root, ())))]
+        while work:
+            name = path[-1]
+            dep = next(work[-1], done)  # type: ignore[call-overload]
+            if dep is done:
+                state[name] = 2
+                work.pop()
+                del where[path.pop()]
+            elif state.get(dep) == 1:
+                found.append((name, [*path[where[dep]:], dep]))
             elif state.get(dep) is None and dep in nodes:
-                visit(dep, [*stack, dep])
-        state[name] = 2
-
-    for name in nodes:
-        if name not in state:
-            visit(name, [name])
+                state[dep] = 1
+                where[dep] = len(path)
+                path.append(dep)
+                work.append(iter(sorted(edges.get(dep, ()))))
     return found
 
 
-def _affine(e: ir.Expr, horizon: int) -> Affine | None:
-    """An index as (base, constant): base "t", a local name, or None for a constant step; None if not affine."""
+def _affine(e: ir.Expr, horizon: int, depth: int = 0) -> Affine | None:
+    """An index as (base, constant): base "t", a local name, or None for a constant step; None if not affine
+    (or nested deeper than an index plausibly is: it is then checked at run time)."""
+    if depth > 64:
+        return None
     if isinstance(e, ir.Literal):
         v = e.value
         if isinstance(v, float) and not isinstance(v, bool) and math.isfinite(v) and v.is_integer():
@@ -806,10 +823,10 @@ def _affine(e: ir.Expr, horizon: int) -> Affine | None:
             return e.name, 0
         return None
     if isinstance(e, ir.Unary) and e.op == "-":
-        inner = _affine(e.operand, horizon)
+        inner = _affine(e.operand, horizon, depth + 1)
         return (None, -inner[1]) if inner is not None and inner[0] is None else None
     if isinstance(e, ir.Binary) and e.op in ("+", "-"):
-        return combine(_affine(e.left, horizon), _affine(e.right, horizon), e.op)
+        return combine(_affine(e.left, horizon, depth + 1), _affine(e.right, horizon, depth + 1), e.op)
     return None
 
 
@@ -821,12 +838,19 @@ def _const(e: ir.Expr) -> float | None:
     if isinstance(e, ir.Unary) and e.op == "-":
         inner = _const(e.operand)
         return None if inner is None else -inner
-    if isinstance(e, ir.Binary) and e.op in ("+", "-", "*", "/"):
-        a, b = _const(e.left), _const(e.right)
-        if a is None or b is None or (e.op == "/" and b == 0):
-            return None
-        return {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else 0.0}[e.op]
+    if isinstance(e, ir.Binary) and e.op in _ARITH4:
+        first, nodes = ir.left_spine(e, _ARITH4)
+        a = _const(first)
+        for node in nodes:
+            b = _const(node.right)
+            if a is None or b is None or (node.op == "/" and b == 0):
+                return None
+            a = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else 0.0}[node.op]
+        return a
     return None
+
+
+_ARITH4 = frozenset(("+", "-", "*", "/"))
 
 
 def _dist_problems(kind: str, v: dict[str, float | None]) -> list[str]:
