@@ -3,7 +3,11 @@ chunks in two processes at once where there are several of them; a second proces
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -138,45 +142,35 @@ def _compile_all(store: Store, source: KernelSource, functions: list, progress: 
         _join_helper(helper)
 
 
-def _start_helper(store: Store, source: KernelSource, chunks: list[int]):  # noqa: ANN202
-    import multiprocessing
+def register_module(name: str, module: ModuleType) -> None:
+    """Record a generated module made outside `_module` (the compiling helper's imports)."""
+    _MODULES[name] = module
 
-    ctx = multiprocessing.get_context("spawn")
-    names = [(source.chunks[k].module, source.chunks[k].kind) for k in chunks]
-    imports = [source.funcs.module] if source.funcs is not None else []
-    proc = ctx.Process(target=compile_in_helper, args=(str(store.dir), imports, names), daemon=True)
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _start_helper(store: Store, source: KernelSource, chunks: list[int]) -> subprocess.Popen | None:
+    """A second interpreter (`python -m pel.backend.compile_helper`, so nothing of the user's program is
+    imported again) compiling `chunks` into numba's cache; None where none can be started."""
+    job = {"directory": str(store.dir),
+           "imports": [] if source.funcs is None else [[source.funcs.module, _digest(source.funcs.text)]],
+           "chunks": [[source.chunks[k].module, source.chunks[k].kind, _digest(source.chunks[k].text)]
+                      for k in chunks]}
     try:
-        proc.start()
+        proc = subprocess.Popen([sys.executable, "-m", "pel.backend.compile_helper"], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps(job).encode("utf-8"))
+        proc.stdin.close()
     except OSError as exc:  # no process can be started: this one compiles everything
-        log.warning("pel: warning: cannot start a compiling process (%s)", exc)
+        log.warning("pel: warning: cannot start a compiling process (%s)", exc.strerror or exc)
         return None
     return proc
 
 
-def _join_helper(proc) -> None:  # noqa: ANN001
+def _join_helper(proc: subprocess.Popen | None) -> None:
     """Wait for the helper process (None: there is none, or it was waited for)."""
     if proc is not None:
-        proc.join()
-
-
-def compile_in_helper(directory: str, imports: list[str], names: list[tuple[str, str]]) -> None:
-    """In a helper process: make the listed modules from their (already written) files and compile each chunk
-    for the kernel signature, which writes numba's cache entries; seal them."""
-    from pathlib import Path
-
-    store = Store(Path(directory))
-    sig = signature()
-    for name in imports:
-        text = store.read_module(name)
-        if text is not None:
-            _MODULES[name] = exec_module(name, text, store.module_path(name))
-    for name, kind in names:
-        text = store.read_module(name)
-        if text is None:
-            continue
-        fn = getattr(exec_module(name, text, store.module_path(name)), kind)
-        try:
-            fn.compile(sig)
-        except Exception:  # the parent compiles it again and reports the failure with its context
-            continue
-        store.seal_compiled(name)
+        proc.wait()

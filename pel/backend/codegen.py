@@ -12,6 +12,7 @@ array, filled by the engine, so editing one formula changes one chunk's source a
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -73,6 +74,7 @@ class KernelSource:
     messages: tuple[tuple[tuple[str | None, str], ...], ...]
     streams: tuple[tuple[str, int], ...]
     emits: tuple[tuple[str, str], ...]
+    fixed: tuple[tuple[str, float, bool], ...] = ()  # parameters set from data, no code: (name, value, overridable)
 
     def text(self) -> str:
         """All modules, as `pel compile --emit python` prints them."""
@@ -713,13 +715,15 @@ class Generator(ExprGen):
                       tc: str) -> list[str]:
         """Evaluate message values number first.. and keep them; an unevaluable one is NaN (printed `?`)."""
         types = []
+        mz = self.temp()  # a zero numba does not type as a literal: one rt.message overload, not one per index
+        em.line(f"{mz} = {cid} - {cid}")
         for m, expr in enumerate(parts, start=first):
             start = len(em.lines)
             code, typ = self.expr(expr, ctx, em)
             tmp = self.temp()
             em.line(f"{tmp} = {as_f(code, typ)}")
             self.reset_if_faulty(em, start, code, tmp, "np.nan")
-            em.line(f"rt.message(cmsg, wvals, {w}, {cid}, i, {tc}, {m}, {tmp})")
+            em.line(f"rt.message(cmsg, wvals, {w}, {cid}, i, {tc}, {mz} + {m}, {tmp})")
             types.append(typ)
         return types
 
@@ -875,7 +879,8 @@ class Generator(ExprGen):
         if used_funcs and funcs is not None:
             imports.append(f"from {funcs.module} import {', '.join(used_funcs)}")
             c.src.imports = (funcs.module,)
-        label = f"{kind}: {items[0].kind} {items[0].name} .. {items[-1].kind} {items[-1].name} ({len(items)} items)"
+        label = (f"{kind}: {items[0].kind} {items[0].name} .. {items[-1].kind} {items[-1].name} ({len(items)} items)"
+                 if items else f"{kind}: none")
         label = ascii(label)[1:-1]  # names reach the module only escaped, in comments
         fn = [
             "", "",
@@ -912,12 +917,15 @@ class Generator(ExprGen):
         def weight(obj: object) -> int:  # a large item counts as several: ITEM_NODES nodes per unit
             return 1 + ir.size(obj) // ITEM_NODES
 
-        params = [chunking.Item("param", p.name, weight(p)) for p in m.params]
+        fixed = self.fixed_params()
+        params = [chunking.Item("param", p.name, weight(p)) for p in m.params if p.name not in fixed]
         steps = [chunking.Item("var", n, weight(self.vars[n].rules)) for n in m.order]
         steps += [chunking.Item("policy", p.name, weight(p)) for p in m.policies]
         steps += [chunking.Item("output", o.name, weight(o)) for o in self.output_exprs]
         steps += [chunking.Item("constraint", c.name, weight(c)) for c in m.constraints]
         chunks = [self.chunk_module("params", group, funcs) for group in chunking.partition(params)]
+        if not chunks:  # the engine counts on at least one params chunk
+            chunks.append(self.chunk_module("params", [], funcs))
         messages: list = []
         for group in chunking.partition(steps):
             chunks.append(self.chunk_module("step", group, funcs))
@@ -932,7 +940,21 @@ class Generator(ExprGen):
             constraints=tuple((c.name, c.severity) for c in m.constraints), messages=tuple(messages),
             streams=tuple(s for ch in chunks for s in ch.streams),
             emits=tuple(e for ch in chunks for e in ch.emits),
+            fixed=tuple((name, value, ov) for name, (value, ov) in fixed.items()),
         )
+
+    def fixed_params(self) -> dict[str, tuple[float, bool]]:
+        """Parameters whose value is known before any path runs (a finite number, or a string or array that
+        lives elsewhere and whose row holds NaN): the block driver writes their rows, so they cost no code."""
+        fixed: dict[str, tuple[float, bool]] = {}
+        for p in self.model.params:
+            if p.name in self.constants or p.name in self.string_params:
+                fixed[p.name] = (math.nan, False)
+            elif p.distribution is None and p.value is not None and is_const(p.value):
+                value = const_value(p.value, self.program)
+                if math.isfinite(value):
+                    fixed[p.name] = (value, True)
+        return fixed
 
 
 def array_literal(var: ir.Var, program: ir.Program) -> ir.ArrayLiteral | None:

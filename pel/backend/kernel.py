@@ -45,6 +45,9 @@ class Layout:
     n_msg: int  # message values per constraint
     pp_index: np.ndarray  # parameters whose end-of-step values feed `changes` / percentChange
     ix: list[np.ndarray]
+    fixed_rows: np.ndarray  # parameters written from data (KernelSource.fixed): their rows,
+    fixed_values: np.ndarray  # values,
+    fixed_overridable: np.ndarray  # and whether an override replaces the value
 
 
 def layout(kernel: Kernel, T: int) -> Layout:
@@ -101,7 +104,10 @@ def layout(kernel: Kernel, T: int) -> Layout:
         bases["ebase"] += len(chunk.emits)
     n_msg = max([1] + [sum(1 for _, kind in parts if kind != "text") for parts in src.messages])
     pp_index = np.asarray([index["param"][n] for n in src.prev_params], dtype=np.intp)
-    return Layout(T, row, rings, k_data, n_l, n_msg, pp_index, ix)
+    fixed_rows = np.asarray([index["param"][n] for n, _, _ in src.fixed], dtype=np.intp)
+    fixed_values = np.asarray([v for _, v, _ in src.fixed], dtype=np.float64)
+    fixed_ov = np.asarray([ov for _, _, ov in src.fixed], dtype=np.bool_)
+    return Layout(T, row, rings, k_data, n_l, n_msg, pp_index, ix, fixed_rows, fixed_values, fixed_ov)
 
 
 Z_BLOCK_BYTES = 64 << 20  # inline scores kept for a whole block up to this size; beyond, drawn step by step
@@ -176,6 +182,10 @@ def run_block(kernel: Kernel, lay: Layout, buf: Buffers, det: bool, btab: np.nda
             buf.wlog, buf.wvals, buf.evc, buf.ov, buf.PP, buf.zmat, btab, ovm, ovv)
     calls = list(zip(kernel.functions, lay.ix, strict=True))
     first = kernel.n_params_chunks
+    if len(lay.fixed_rows):
+        rows = lay.fixed_rows
+        values = np.where(ovm[rows] & lay.fixed_overridable, ovv[rows], lay.fixed_values)
+        buf.P[rows] = values[:, None]
     for fn, ix in calls[:first]:
         fn(0, T, det, *args, ix)
     if params_only:
