@@ -126,16 +126,32 @@ def cmd_run(args: argparse.Namespace) -> int:
         if conn is not None:
             conn.close()
     text = result.to_json()
-    if args.output:
+    where = "stdout"
+    if args.output is not None:
         try:
-            Path(args.output).write_text(text, encoding="utf-8")
+            result.to_json(args.output)
         except OSError as exc:
-            raise UsageError(simple("E0010", f"cannot write {args.output}: {exc.strerror}")) from None
+            raise UsageError(simple("E0010", f"cannot write {args.output}: {exc.strerror or exc}",
+                                    hint="the previous file, if any, is unchanged")) from None
+        where = args.output
     else:
-        sys.stdout.write(text)
-    if result.status == "constraint_violation":
-        print(f"pel: {result.message}", file=sys.stderr)
-    return result.exit_code
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except OSError as exc:
+            raise UsageError(simple("E0010", f"cannot write the results to stdout: {exc.strerror or exc}",
+                                    hint="use -o FILE")) from None
+    code = result.exit_code
+    gate = args.min_success_rate
+    rate = result.success_rate if result.mode == "monte_carlo" else (1.0 if result.ok else 0.0)
+    below = gate is not None and (rate is None or rate < gate)
+    if below:
+        code = 3
+    if not args.quiet:
+        from pel.summary import run_summary
+
+        print(run_summary(result, where, gate if below else None), file=sys.stderr)
+    return code
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,6 +187,22 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
+    return value
+
+
+def _out_path(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a file name, got an empty one (leave -o out for stdout)")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pel", description="PEL: typed economic models, compiled and run fast.")
     parser.add_argument("--version", action="version", version=f"pel {__version__}")
@@ -179,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compile", help=cmd_compile.__doc__, description=cmd_compile.__doc__)
     p.add_argument("model")
-    p.add_argument("-o", "--output", help="IR file to write (default: beside the source)")
+    p.add_argument("-o", "--output", type=_out_path, help="IR file to write (default: beside the source)")
     p.add_argument("--format", choices=["json", "msgpack"], default="json")
     p.add_argument("--emit", choices=["tokens", "ast", "ir", "python"], help="print a stage instead of writing IR")
     p.add_argument("--strict", action="store_true", help="turn coercion warnings into errors")
@@ -197,9 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=non_negative_int, help="last time step T (runs t = 0..T)")
     p.add_argument("--runs", type=non_negative_int, help="Monte Carlo paths (default: the model's, else 1000)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a parameter (typed)")
-    p.add_argument("-o", "--output", help="write the results JSON here instead of stdout")
+    p.add_argument("-o", "--output", type=_out_path, help="write the results JSON here instead of stdout")
     p.add_argument("--threads", type=non_negative_int, help="worker threads (default: all cores)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.add_argument("--until-se", type=_positive_float, metavar="REL",
                    help="Monte Carlo: add blocks of paths until every output's relative standard error is "
                         "below REL (e.g. 0.001); --runs is the cap")
@@ -209,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dask", metavar="ADDRESS",
                    help="run the paths on a Dask cluster: tcp://HOST:PORT, or local:N worker processes")
     p.add_argument("--strict", action="store_true", help="turn coercion warnings into errors")
+    p.add_argument("--min-success-rate", type=_fraction, metavar="R",
+                   help="exit 3 when fewer than R (0..1) of the paths completed (a CI gate)")
     p.set_defaults(func=cmd_run)
 
     from pel.release.cli import register as register_release

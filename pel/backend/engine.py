@@ -601,7 +601,13 @@ def _mc_summaries(plan: Plan, result: Result, summaries: list[BlockSummary], run
     fatal = sum(s.n_fatal for s in summaries)
     first = next((s.first_fault for s in summaries if s.first_fault is not None), None)
     result.runs = runs
-    result.success_rate = (runs - faults - fatal) / runs
+    completed = runs - faults - fatal
+    result.success_rate = completed / runs
+    if completed < runs:
+        result.status = "failed" if completed == 0 else "partial"
+        why = [f"{fatal} stopped by a fatal constraint"] if fatal else []
+        why += [f"{n} failed: {rt.FAULT_NAMES.get(k, str(k))}" for k, n in sorted(n_fault.items())]
+        result.message = f"{runs - completed} of {runs} paths did not complete ({', '.join(why)})"
     first_info = None
     if first is not None:
         first_info = {"path": first[0], "t": first[2], "code": rt.FAULT_CODES.get(first[3], "E0800"),

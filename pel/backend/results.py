@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pel.diagnostics import RunError, simple
+from pel.fileio import write_atomic
 
 STATISTICS = ("mean", "std", "p5", "p10", "p25", "p50", "p75", "p90", "p95")
 
@@ -93,9 +95,14 @@ class Result:
     convergence: dict | None = None  # Monte Carlo with until_se: paths run, why the run stopped, the SEs
 
     @property
+    def ok(self) -> bool:
+        """Whether every path ran to the end (status "success")."""
+        return self.status == "success"
+
+    @property
     def exit_code(self) -> int:
-        """0, or 3 when a fatal constraint stopped a deterministic run."""
-        return 3 if self.status == "constraint_violation" else 0
+        """0; 3 when a fatal constraint stopped a deterministic run or no Monte Carlo path completed."""
+        return 3 if self.status in ("constraint_violation", "failed") else 0
 
     def __getitem__(self, name: str) -> VarResult:
         if name not in self.variables:
@@ -137,8 +144,7 @@ class Result:
         """json.dumps(indent=2) + newline; also written to `path` when given (what `pel run -o` writes)."""
         text = json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
         if path is not None:
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(text)
+            write_atomic(Path(path), text.encode("utf-8"), 0o644)
         return text
 
     def to_pandas(self) -> Any:

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import msgpack
 
 from pel.diagnostics import Diagnostic, IRError, Span
+from pel.fileio import write_atomic
 from pel.ir import nodes
 from pel.ir.nodes import FORMAT_VERSION, Expr, Model, Program, Stmt
 
@@ -582,11 +583,12 @@ def save(program: Program, path: str | Path, format: Literal["json", "msgpack"] 
     path = Path(path)
     fmt = format or _format_of(path)
     if fmt == "json":
-        path.write_text(dumps_json(program), encoding="utf-8")
+        data = dumps_json(program).encode("utf-8")
     elif fmt == "msgpack":
-        path.write_bytes(dumps_msgpack(program))
+        data = dumps_msgpack(program)
     else:
         raise ValueError(f"unknown IR format {fmt!r} (json or msgpack)")
+    write_atomic(path, data, 0o644)  # a kill or a full disk leaves the previous file whole
     return path
 
 

@@ -316,6 +316,8 @@ async def _execute(entry: Entry, model: Model, req: RunRequest, request_id: str,
     elapsed = time.perf_counter() - start
     metrics.duration.labels(**labels).observe(elapsed)
     metrics.executions.labels(**labels, status=result.status).inc()
+    if not result.ok:  # answered with the results, but not every path completed: a failure for alerting
+        metrics.failures.labels(**labels, reason=result.status).inc()
     seen = set()
     for v in [*result.warnings, *result.violations]:
         key = (str(v.get("constraint")), str(v.get("severity")))

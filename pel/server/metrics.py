@@ -21,7 +21,8 @@ class Metrics:
         self.executions = Counter("pel_executions_total", "Model executions, by outcome",
                                   ["model", "mode", "status"], registry=r)
         self.failures = Counter("pel_execution_failures_total",
-                                "Executions that did not produce results (run error, timeout, internal error)",
+                                "Executions that failed (run error, timeout, internal error) or in which not every path completed "
+                                "(reason constraint_violation, partial, failed)",
                                 ["model", "mode", "reason"], registry=r)
         self.violations = Counter("pel_constraint_violations_total",
                                   "Executions in which a constraint was violated (once per constraint per execution)",

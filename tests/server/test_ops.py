@@ -52,6 +52,18 @@ def test_run_errors_count_as_failures(make_client, models_dir):
     assert _metric(text, "pel_execution_failures_total", model="fault", reason="run_error") == 1
 
 
+def test_monte_carlo_runs_with_failed_paths_answer_200_and_count_as_failures(make_client, models_dir):
+    (models_dir / "fault.pel").write_text((MODELS / "revenue.pel").read_text().replace(
+        "mrr[t+1] = mrr[t] * (1 + growth_rate)", "mrr[t+1] = mrr[t] * (initial_mrr / (initial_mrr - $50_000))"))
+    c = make_client()
+    r = c.post("/models/fault/run", json={"mode": "monte_carlo", "runs": 100, "steps": 2})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "failed" and r.json()["success_rate"] == 0.0
+    text = c.get("/metrics").text
+    assert _metric(text, "pel_executions_total", model="fault", status="failed") == 1
+    assert _metric(text, "pel_execution_failures_total", model="fault", reason="failed") == 1
+
+
 def test_one_json_log_line_per_execution_and_violation(make_client, caplog):
     c = make_client()
     with caplog.at_level(logging.INFO, logger="pel.server.executions"):
