@@ -120,7 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             result = Model(program, warnings).run(
                 args.mode, runs=args.runs, seed=args.seed, steps=args.steps, params=sets,
                 threads=args.threads, progress=bar.update, until_se=args.until_se,
-                memory_limit=args.memory_limit, client=conn.client if conn else None,
+                memory_limit=args.memory_limit, client=conn.client if conn else None, compile_progress=bar.stage,
             )
     finally:
         if conn is not None:

@@ -44,13 +44,15 @@ class Model:
         until_se: float | None = None,
         memory_limit: int | None = None,
         client: Any = None,
+        compile_progress: Callable[[str, int, int], None] | None = None,
     ) -> Any:
         """Run the model; `params` overrides parameters ({name: number or PEL literal text like "$120"}).
 
         Monte Carlo only: `until_se` (e.g. 0.001) adds blocks of paths until every output's relative standard
         error is below it, `runs` being the cap; `memory_limit` (bytes, default 1 GiB) bounds the values kept
         for exact percentiles (beyond it they come from a quantile sketch, rank error < 0.4%); `client`, a
-        dask.distributed Client, runs the paths on its cluster (same results as a local run)."""
+        dask.distributed Client, runs the paths on its cluster (same results as a local run).
+        `compile_progress(stage, done, total)` hears how a first compile of the model's kernels goes."""
         from pel import overrides
         from pel.backend import engine
 
@@ -60,7 +62,7 @@ class Model:
             runs = self.program.model.simulate.runs or 1000
         return engine.run(self.program, mode=mode, seed=seed, steps=steps, runs=runs, params=values,
                           threads=threads, progress=progress, until_se=until_se, memory_limit=memory_limit,
-                          client=client)
+                          client=client, compile_progress=compile_progress)
 
     def save(self, path: str | Path, format: str | None = None) -> Path:
         """Write the IR (`.ir.json` or `.ir.msgpack`, chosen by `format` or the suffix)."""

@@ -17,13 +17,16 @@ class ProgressBar:
         self.start = time.monotonic()
         self.last_draw = 0.0
         self.drawn = False
+        self.paths_start: float | None = None
 
     def update(self, done: int, total: int) -> None:
         if not self.enabled or total <= 0:
             return
         now = time.monotonic()
-        elapsed = now - self.start
-        if elapsed < self.delay or (now - self.last_draw < 0.1 and done < total):
+        if self.paths_start is None:
+            self.paths_start = now  # the rate counts from the first path report, not from a compile before it
+        elapsed = now - self.paths_start
+        if now - self.start < self.delay or (now - self.last_draw < 0.1 and done < total):
             return
         self.last_draw = now
         rate = done / elapsed if elapsed > 0 else 0.0
@@ -32,7 +35,19 @@ class ProgressBar:
         filled = int(width * done / total)
         bar = "#" * filled + "-" * (width - filled)
         eta_text = f"{eta:5.1f}s" if eta != float("inf") else "  ?  "
-        self.stream.write(f"\r[{bar}] {done:,}/{total:,} paths  {rate:,.0f} paths/s  ETA {eta_text}")
+        self.stream.write(f"\r[{bar}] {done:,}/{total:,} paths  {rate:,.0f} paths/s  ETA {eta_text}".ljust(72))
+        self.stream.flush()
+        self.drawn = True
+
+    def stage(self, name: str, done: int, total: int) -> None:
+        """A step of work before the paths run (compiling kernels: model items done of total)."""
+        if not self.enabled or total <= 0:
+            return
+        now = time.monotonic()
+        if now - self.start < self.delay or (now - self.last_draw < 0.1 and done < total):
+            return
+        self.last_draw = now
+        self.stream.write(f"\r{name}: {done:,}/{total:,} model items ({100 * done // total}%)".ljust(72))
         self.stream.flush()
         self.drawn = True
 

@@ -22,7 +22,7 @@ from pel.backend.store import Store, exec_module, log
 from pel.diagnostics import RunError, simple
 from pel.ir import nodes as ir
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
+Progress = Callable[[str, int, int], None]  # (stage, model items done, items in all)
 
 _LOCK = threading.RLock()
 _MODULES: dict[str, ModuleType] = {}  # generated modules made in this process, by name
@@ -116,10 +116,13 @@ def _compile_all(store: Store, source: KernelSource, functions: list, progress: 
         mine = [k for k in cold if k not in theirs]
         helper = _start_helper(store, source, theirs)
     total, done = len(functions), 0
+    items_total = sum(c.n_items for c in source.chunks)
+    items_done = 0
     order = mine + [k for k in range(total) if k not in mine]  # mine first, then the helper's (cached by then)
     try:
         for k in order:
             chunk = source.chunks[k]
+            items_done += chunk.n_items
             if functions[k].signatures:  # a module shared with a kernel loaded before (same code)
                 done += 1
                 continue
@@ -137,7 +140,7 @@ def _compile_all(store: Store, source: KernelSource, functions: list, progress: 
                 store.seal_compiled(chunk.module)
             done += 1
             if progress is not None:
-                progress("compiling kernels", done, total)
+                progress("compiling kernels", items_done, items_total)
     finally:
         _join_helper(helper)
 

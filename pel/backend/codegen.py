@@ -47,6 +47,7 @@ class ChunkSource:
     imports: tuple[str, ...] = ()  # generated modules this one imports
     key: str = ""
     label: str = ""  # what it holds, for progress and `--emit python`
+    n_items: int = 0  # parameters, variables, policies, outputs and constraints it computes
 
     @property
     def module(self) -> str:
@@ -906,6 +907,7 @@ class Generator(ExprGen):
         c.src.text = "\n".join(self.header(label) + imports + c.helpers + fn) + "\n"
         c.src.key = source_key(c.src.text, *(funcs.key for _ in c.src.imports if funcs is not None))
         c.src.label = label
+        c.src.n_items = len(items)
         return c.src
 
     def kernel_source(self) -> KernelSource:

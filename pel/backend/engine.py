@@ -81,13 +81,15 @@ def run(
     until_se: float | None = None,
     memory_limit: int | None = None,
     client: Any = None,
+    compile_progress: cache.Progress | None = None,
 ) -> Result:
     """Run `program`: one path of central values (deterministic) or `runs` sampled paths (monte_carlo).
 
     `params` overrides parameters by name with values already in step units; `steps` overrides T_max.
     Monte Carlo: `until_se` stops once every output's relative standard error is below it (`runs` is then
     the cap); `memory_limit` bytes of collected values keep percentiles exact (beyond: the quantile
-    sketch); `client` (a dask.distributed Client) runs the blocks of paths on its cluster."""
+    sketch); `client` (a dask.distributed Client) runs the blocks of paths on its cluster; `compile_progress`
+    hears (stage, done, total) while the kernels of a new model compile."""
     if mode not in ("deterministic", "monte_carlo"):
         raise RunError(simple("E0011", f"mode must be deterministic or monte_carlo, got {mode!r}"))
     T = program.model.time_horizon if steps is None else steps
@@ -100,7 +102,7 @@ def run(
         memory_limit = DEFAULT_MEMORY_LIMIT
     if isinstance(memory_limit, bool) or not isinstance(memory_limit, int) or memory_limit < 1:
         raise RunError(simple("E0011", f"memory_limit must be a positive number of bytes, got {memory_limit!r}"))
-    plan = _plan(program, T, params or {})
+    plan = _plan(program, T, params or {}, compile_progress)
     if mode == "deterministic":
         return _deterministic(plan, seed)
     return _monte_carlo(plan, seed, runs, threads or os.cpu_count() or 1, progress, params or {}, memory_limit,

@@ -27,7 +27,7 @@ from pel.server import logs
 from pel.server.config import ServerConfig
 from pel.server.metrics import Metrics
 from pel.server.registry import Entry, Registry
-from pel.server.runner import Busy, DeadlineExceeded, Runner
+from pel.server.runner import Busy, DeadlineExceeded, Runner, wait_done
 from pel.server.schemas import (
     ConstraintInfo,
     ErrorBody,
@@ -62,9 +62,10 @@ def _error_response(status: int, code: str, detail: str, field: str | None = Non
 
 
 def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    text = {401: "missing or wrong bearer token", 404: "no such model", 409: "the model file does not load",
+    text = {401: "missing or wrong bearer token", 404: "no such model",
+            409: "the model file does not load, or its kernel does not compile",
             422: "invalid request (the message names the field)", 500: "internal error",
-            503: "busy, or the run passed the request deadline (see Retry-After)"}
+            503: "busy, the model is still compiling, or the run passed the request deadline (see Retry-After)"}
     return {c: {"model": ErrorBody, "description": text[c]} for c in codes}
 
 
@@ -128,9 +129,13 @@ def _field_of(loc: tuple | list) -> str:
 
 def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAPI:
     """Build the app for `config` (the registry is scanned at start-up and every `reload_interval_s`)."""
-    registry = registry or Registry(config.models_dir, warm_up=config.warm_up)
+    registry = registry or Registry(config.models_dir, warm_up=config.warm_up or config.warm)
     runner = Runner(config.max_concurrent, config.max_queue)
     metrics = Metrics()
+    metrics.compiling.set_function(registry.compiling)
+    retry = {"Retry-After": str(max(1, config.retry_after_s))}
+    scanned = False  # the start-up scan is done (every model found then is loaded, its compile queued)
+    ready = not config.warm  # latched: compiles after a reload never take a ready server out of rotation
 
     def refresh() -> None:
         registry.refresh()
@@ -138,7 +143,9 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal scanned
         await asyncio.to_thread(refresh)
+        scanned = True
         watcher = asyncio.create_task(_watch()) if config.reload_interval_s > 0 else None
         try:
             yield
@@ -146,6 +153,7 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
             if watcher is not None:
                 watcher.cancel()
             runner.shutdown()
+            registry.close()
 
     async def _watch() -> None:
         while True:
@@ -197,10 +205,32 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
                            f"model {name!r} ({entry.path.name}) does not load: {entry.error}", "name")
         return entry, entry.model
 
-    @app.get("/health", response_model=Health, tags=["service"])
-    async def health() -> Health:
-        """Liveness: always answers (no token needed), with the PEL version and the number of models."""
-        return Health(status="healthy", version=__version__,
+    async def wait_compiled(entry: Entry, deadline: float) -> None:
+        """Wait, up to the request's deadline, for the model's kernel: 503 `compiling` past it, 409 if it failed."""
+        fut = entry.compiled
+        if fut is None:  # not compiled in the background (warm_up off): the run compiles it
+            return
+        if not await wait_done(fut, deadline - time.monotonic()):
+            metrics.rejected.labels(reason="compiling").inc()
+            raise ApiError(503, "compiling", f"model {entry.name!r} is still compiling (a new or changed model); "
+                                             "retry later", "name", headers=retry)
+        failure = None if fut.cancelled() else fut.result()
+        if failure is not None:
+            raise ApiError(409, failure.code, f"model {entry.name!r} ({entry.path.name}) does not compile: "
+                                              f"{failure.message}", "name")
+
+    @app.get("/health", response_model=Health, tags=["service"],
+             responses={503: {"model": Health, "description": "`pel serve --warm` is still compiling the models"}})
+    async def health(response: Response) -> Health:
+        """Liveness and readiness (no token needed): 503 "starting" until `--warm` compiled every model."""
+        nonlocal ready
+        if not ready and scanned and registry.compiling() == 0:
+            ready = True
+            log.info("pel serve: every model is compiled; ready")
+        if not ready:
+            response.status_code = 503
+            response.headers.update(retry)
+        return Health(status="healthy" if ready else "starting", version=__version__,
                       models=sum(1 for e in registry.entries() if e.model is not None))
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["service"], dependencies=secured,
@@ -234,11 +264,13 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
                          **_responses(401, 404, 409, 422, 500, 503)})
     async def run_model(name: str, request: Request, body: Annotated[RunRequest | None, Body()] = None) -> Response:
         """Run a model: {mode, seed, steps, runs, params}; answers the results JSON of `pel run`."""
+        deadline = time.monotonic() + config.timeout_s
         entry, model = lookup(name)
         req = body or RunRequest()
         _check_request(model, req, config)
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-        return await _execute(entry, model, req, request_id, config, runner, metrics)
+        await wait_compiled(entry, deadline)
+        return await _execute(entry, model, req, request_id, config, runner, metrics, deadline)
 
     return app
 
@@ -270,7 +302,7 @@ def _check_request(model: Model, req: RunRequest, config: ServerConfig) -> None:
 
 
 async def _execute(entry: Entry, model: Model, req: RunRequest, request_id: str, config: ServerConfig,
-                   runner: Runner, metrics: Metrics) -> Response:
+                   runner: Runner, metrics: Metrics, deadline: float) -> Response:
     labels = {"model": entry.name, "mode": req.mode}
     start = time.perf_counter()
 
@@ -290,7 +322,7 @@ async def _execute(entry: Entry, model: Model, req: RunRequest, request_id: str,
     retry = {"Retry-After": str(config.retry_after_s)}
     metrics.in_flight.inc()
     try:
-        result = await runner.run(job, config.timeout_s)
+        result = await runner.run(job, deadline - time.monotonic())
     except Busy:
         metrics.rejected.labels(reason="busy").inc()
         raise ApiError(503, "busy", f"the server is running {runner.max_concurrent} models and its queue is full; "

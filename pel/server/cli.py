@@ -52,7 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = ServerConfig(
         models_dir=models, host=args.host, port=args.port, max_path_steps=args.max_path_steps,
         max_runs=args.max_runs, timeout_s=args.timeout, max_concurrent=args.max_concurrent,
-        max_queue=args.max_queue, reload_interval_s=args.reload_interval,
+        max_queue=args.max_queue, reload_interval_s=args.reload_interval, warm=args.warm,
     )
     if args.timeout <= 0:
         raise ServeError(simple("E0011", "--timeout must be more than 0 seconds"))
@@ -84,6 +84,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="requests waiting for a slot; more get 503 with Retry-After (default 64)")
     p.add_argument("--reload-interval", type=_seconds, default=2.0, metavar="SECONDS",
                    help="how often to look for changed model files; 0 turns reloading off (default 2)")
+    p.add_argument("--warm", action="store_true",
+                   help="compile every model before /health reports ready (until then it answers 503 \"starting\"); "
+                        "without it /health is ready at once and models compile in the background")
     p.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"], default="info")
     p.add_argument("--access-log", action="store_true", help="also log every HTTP request (uvicorn's format)")
     p.set_defaults(func=cmd_serve)

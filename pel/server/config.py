@@ -26,4 +26,5 @@ class ServerConfig:
     retry_after_s: int = 1
     reload_interval_s: float = 2.0  # how often the folder is checked for changed model files
     token: str | None = field(default_factory=_token_from_env)  # bearer token (PEL_API_TOKEN)
-    warm_up: bool = True  # compile each model's kernel when it is loaded, not on its first request
+    warm_up: bool = True  # compile each model's kernel in the background when it is loaded, not on its first run
+    warm: bool = False  # /health answers 503 "starting" until every model found at start-up is compiled

@@ -31,6 +31,8 @@ class Metrics:
         self.rejected = Counter("pel_requests_rejected_total", "Run requests refused before running",
                                 ["reason"], registry=r)
         self.models = Gauge("pel_models_loaded", "Models served (loaded without error)", registry=r)
+        self.compiling = Gauge("pel_models_compiling", "Models whose kernel compile is queued or under way",
+                               registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

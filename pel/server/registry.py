@@ -1,4 +1,8 @@
-"""The models of a folder, loaded once, reloaded when a file's content hash changes, kernels compiled once."""
+"""The models of a folder, loaded once, reloaded when a file's content hash changes, kernels compiled once.
+
+Kernels compile off the request path: each new model content is queued on one background compile thread
+(one, so that compiles never take more than a core from the runs), and its entry keeps the Future of that
+compile for requests to wait on."""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import logging
 import os
 import re
 import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +35,14 @@ def model_name(filename: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class CompileFailure:
+    """Why a model's kernel did not compile: the diagnostic code and message its requests are answered with."""
+
+    code: str
+    message: str
+
+
 @dataclass
 class Entry:
     """One served model: the file it came from, its Model (or the error that kept it from loading)."""
@@ -40,6 +54,7 @@ class Entry:
     error: str | None = None
     error_code: str | None = None
     shadowed: list[str] = field(default_factory=list)  # other files with the same name, not served
+    compiled: Future[CompileFailure | None] | None = None  # the kernel's background compile; None: not queued
 
     @property
     def format(self) -> str:
@@ -54,7 +69,16 @@ class Registry:
         self.warm_up = warm_up
         self._entries: dict[str, Entry] = {}
         self._lock = threading.Lock()  # one refresh at a time; readers see whole dicts, swapped atomically
+        self._compiler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pel-compile")
         self.loads = 0  # models (re)loaded since start, for tests and logs
+
+    def compiling(self) -> int:
+        """How many served models have a kernel compile queued or under way."""
+        return sum(1 for e in self._entries.values() if e.compiled is not None and not e.compiled.done())
+
+    def close(self) -> None:
+        """Stop compiling: drop queued compiles (the one under way finishes on its thread)."""
+        self._compiler.shutdown(wait=False, cancel_futures=True)
 
     def get(self, name: str) -> Entry | None:
         """The entry served under `name` (names come only from this folder's listing, never from a path)."""
@@ -122,19 +146,39 @@ class Registry:
             log.error("pel serve: model %s (%s) does not load: %s", name, path.name, exc)
             return Entry(name, path, sig, None, exc.render(), first.code if first else "E9999")
         if prev is not None and prev.model is not None and prev.model.hash == model.hash and prev.path == path:
-            return Entry(name, path, sig, prev.model)  # same content: keep the warm model
+            return Entry(name, path, sig, prev.model, compiled=prev.compiled)  # same content: keep the warm model
         self.loads += 1
         what = "reloaded" if prev is not None else "loaded"
         log.info("pel serve: model %s %s from %s (%s)", name, what, path.name, model.hash)
+        compiled = None
         if self.warm_up:
-            _warm_up(name, model)
-        return Entry(name, path, sig, model)
+            try:
+                compiled = self._compiler.submit(_compile, name, model)
+            except RuntimeError:  # the server is stopping: a request (if any) compiles on its run
+                compiled = None
+        return Entry(name, path, sig, model, compiled=compiled)
 
 
-def _warm_up(name: str, model: Model) -> None:
-    """Compile (or load from the disk cache) the model's kernel now, with one-step runs in both modes."""
+def _compile(name: str, model: Model) -> CompileFailure | None:
+    """Compile (or load from the disk cache) the model's kernel, then warm it with one-step runs in both modes."""
+    from pel.backend import cache
+
+    start = time.perf_counter()
+    try:
+        cache.load(model.program)
+    except PelError as exc:
+        first = exc.diagnostics[0] if exc.diagnostics else None
+        log.error("pel serve: the kernel of model %s does not compile: %s", name, exc)
+        return CompileFailure(first.code if first else "E9999", first.message if first else str(exc))
+    except Exception as exc:  # a compiler bug: answered as a coded error on this model's requests, never a crash
+        log.exception("pel serve: compiling the kernel of model %s failed", name)
+        return CompileFailure("E9999", f"internal error while compiling the kernel: {type(exc).__name__}: {exc}")
+    log.info("pel serve: model %s compiled in %.2f s", name, time.perf_counter() - start)
     try:
         model.run("deterministic", steps=0, threads=1)
         model.run("monte_carlo", steps=0, runs=1, threads=1)
-    except PelError as exc:  # a fault at t=0 still compiled the kernel; the error will show on real runs
+    except PelError as exc:  # a fault at t=0: the kernel is compiled; the error will show on real runs
         log.warning("pel serve: warm-up run of %s failed: %s", name, exc)
+    except Exception:  # warming is optional; a real run reports whatever this was
+        log.exception("pel serve: warm-up run of %s failed", name)
+    return None

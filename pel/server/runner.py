@@ -100,3 +100,29 @@ class Runner:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def wait_done(fut: Future, timeout_s: float) -> bool:
+    """Wait up to `timeout_s` for a thread's Future (never cancelling it); True if it is done by then."""
+    if fut.done():
+        return True
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def deliver() -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    def finished(_: Future) -> None:  # on the thread that finished it
+        if not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(deliver)
+            except RuntimeError:  # the loop closed in between: nobody is waiting
+                return
+
+    fut.add_done_callback(finished)
+    try:
+        await asyncio.wait_for(waiter, timeout=max(0.0, timeout_s))
+    except TimeoutError:
+        return fut.done()
+    return True

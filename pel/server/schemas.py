@@ -82,7 +82,8 @@ class ModelList(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["healthy"]
+    status: Literal["healthy", "starting"] = Field(
+        description='"starting" (HTTP 503) while `pel serve --warm` compiles the models found at start-up')
     version: str = Field(description="PEL version")
     models: int
 
