@@ -13,6 +13,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY pel ./pel
+# The distribution pel-lang (package and command `pel`) with its serve extra, built from this checkout.
 RUN pip install ".[serve]" \
     && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin pel \
     && mkdir -p /var/cache/pel/numba /models \

@@ -175,6 +175,8 @@ STRESS = {
     + "var total = " + " + ".join(f"p{k}" for k in range(3000)) + "\n}\n",
     "3000-variable chain": lambda: "model C {\nvar x0 = 1\n" + "".join(
         f"var x{k} = x{k - 1} + 1\n" for k in range(1, 3000)) + "}\n",
+    "3000-variable chain, declared last-first": lambda: "model D {\n" + "".join(
+        f"var x{k} = x{k + 1} + 1\n" for k in range(2999)) + "var x2999 = 1\n}\n",
     "10000-term sum": lambda: "model F {\nvar total: Currency<USD> = " + " + ".join(["$1"] * 10000) + "\n}\n",
     "10000-term &&": lambda: "model A {\nvar ok = " + " && ".join(["t >= 0"] * 10000) + "\n}\n",
     "1000000-element array": lambda: "model R {\nvar xs = [" + ", ".join(str(k % 97) for k in range(1_000_000))

@@ -110,14 +110,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     _print_diagnostics(warnings, None)
     sets = dict(overrides.parse_assignment(item) for item in args.set or [])
     show = not args.quiet and sys.stderr.isatty()
+    model = Model(program, warnings)
     conn = None
-    if args.dask and args.mode == "monte_carlo":
+    if args.dask and model.settings(args.mode).mode == "monte_carlo":
         from pel.backend.distributed import connect
 
         conn = connect(args.dask)
     try:
         with ProgressBar(enabled=show) as bar:
-            result = Model(program, warnings).run(
+            result = model.run(
                 args.mode, runs=args.runs, seed=args.seed, steps=args.steps, params=sets,
                 threads=args.threads, progress=bar.update, until_se=args.until_se,
                 memory_limit=args.memory_limit, client=conn.client if conn else None, compile_progress=bar.stage,
@@ -224,9 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help=cmd_run.__doc__, description=cmd_run.__doc__)
     p.add_argument("model")
-    p.add_argument("--mode", choices=["deterministic", "monte_carlo"], default="deterministic")
-    p.add_argument("--seed", type=non_negative_int, default=42)
-    p.add_argument("--steps", type=non_negative_int, help="last time step T (runs t = 0..T)")
+    p.add_argument("--mode", choices=["deterministic", "monte_carlo"],
+                   help="default: the model's `simulate` directive, else deterministic")
+    p.add_argument("--seed", type=non_negative_int, help="default: the model's `simulate ... with seed N`, else 42")
+    p.add_argument("--steps", type=non_negative_int,
+                   help="last time step T (runs t = 0..T); default: the model's `simulate for` horizon, else 12")
     p.add_argument("--runs", type=non_negative_int, help="Monte Carlo paths (default: the model's, else 1000)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a parameter (typed)")
     p.add_argument("-o", "--output", type=_out_path, help="write the results JSON here instead of stdout")
@@ -245,11 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 3 when fewer than R (0..1) of the paths completed (a CI gate)")
     p.set_defaults(func=cmd_run)
 
+    from pel.monitor.cli import register as register_monitor
     from pel.release.cli import register as register_release
     from pel.server.cli import register as register_server
 
     register_release(sub)
     register_server(sub)
+    register_monitor(sub)
     return parser
 
 

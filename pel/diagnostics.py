@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -87,7 +88,10 @@ def render(diag: Diagnostic, source: str | None = None) -> str:
             lines.append(" " * len(gutter) + " " * start + "^" * max(width, 1))
     if diag.hint:
         lines.append(f"  = hint: {diag.hint}")
-    return "\n".join(lines)
+    return _LONE_SURROGATE.sub("\ufffd", "\n".join(lines))  # text from a Python str may hold them: not UTF-8
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass

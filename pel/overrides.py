@@ -1,4 +1,5 @@
-"""Typed parameter overrides (`--set NAME=VALUE`, `params={...}`): parse, unit-check, convert to step units."""
+"""Typed parameter overrides (`--set NAME=VALUE`, `params={...}`): parse, unit-check, convert to step units; and the
+way back, a step-unit value shown in its declared unit (the assumption register, results `assumptions`)."""
 
 from __future__ import annotations
 
@@ -76,11 +77,51 @@ def _bad(name: str, why: str, code: str = "E0100") -> RunError:
     return RunError(simple(code, f"--set {name}: {why}"))
 
 
-def _time_unit(t: ir.TypeInfo) -> str | None:
-    """The declared time unit of a rate, a flow (`Currency<USD> per Month`) or a duration, else None."""
-    if t.kind == "Duration":
-        return t.unit if t.unit in _CLOCK_DAYS or t.unit in _CALENDAR_MONTHS else None
-    return t.per if t.per in _CLOCK_DAYS or t.per in _CALENDAR_MONTHS else None
+def _time_part(t: ir.TypeInfo) -> tuple[int, str] | None:
+    """The time exponent and unit of a declared type: (-1, "Year") for `Rate per Year` or `Currency<USD> per Year`,
+    (1, "Hour") for `Duration<Hour>` or `Currency<USD> * Duration<Hour>` (unit label "USD*Hour"), None for a type
+    without time. Arrays carry their elements' unit."""
+    if t.per in _CLOCK_DAYS or t.per in _CALENDAR_MONTHS:
+        return -1, t.per
+    unit = t.unit.split("/")[0].rpartition("*")[2]
+    if unit in _CLOCK_DAYS or unit in _CALENDAR_MONTHS:
+        return 1, unit
+    return None
+
+
+def to_steps(t: ir.TypeInfo, value: float, model: ir.Model) -> float:
+    """A value in the declared unit of `t` in step units (0.12 for a `Rate per Year` is 0.01 a month; 2 for a
+    `Duration<Year>` is 24 months); unchanged for a type without time."""
+    part = _time_part(t)
+    if part is None:
+        return value
+    exponent, unit = part
+    n = steps_per(unit, model)
+    return value * n if exponent > 0 else value / n
+
+
+def to_declared(t: ir.TypeInfo, value: float, model: ir.Model) -> float:
+    """The inverse of `to_steps`, rounded to 15 significant digits so that a value converted there and back shows
+    as written (0.01 a month is 0.12 for a `Rate per Year`, not 0.12000000000000001)."""
+    part = _time_part(t)
+    if part is None or not math.isfinite(value):
+        return value
+    exponent, unit = part
+    n = steps_per(unit, model)
+    if n == 1.0:
+        return value
+    return float(f"{(value / n if exponent > 0 else value * n):.15g}")
+
+
+def param_value(param: ir.Param, value: object, model: ir.Model) -> object:
+    """What the assumption register shows for `param` holding `value` (step units): a number, or a list for an
+    array, in the declared unit; strings, Booleans and None as they are. Every view of the register (results
+    `assumptions`, `pel assumptions`, the server's parameters) shows values through this function."""
+    if isinstance(value, (list, tuple)):
+        return [param_value(param, v, model) for v in value]
+    if value is None or isinstance(value, (bool, str)) or param.type.kind == "Boolean":
+        return value
+    return to_declared(param.type, float(value), model)  # type: ignore[arg-type]
 
 
 def convert(param: ir.Param, expr: object, model: ir.Model) -> float:
@@ -98,19 +139,17 @@ def convert(param: ir.Param, expr: object, model: ir.Model) -> float:
     value = float(v.value)
     if not math.isfinite(value):
         raise _bad(param.name, "the value must be finite", "E0004")
-    unit = _time_unit(t)
     if v.dim == "number":
-        if unit is None:
-            return value
-        return value * steps_per(unit, model) if t.kind == "Duration" else value / steps_per(unit, model)
+        return to_steps(t, value, model)
     if v.dim == "currency":
         if t.currency is None:
             raise _bad(param.name, f"{param.name} is {t.display}; a currency amount does not fit", "E0200")
         if v.currency != t.currency:
             raise _bad(param.name, f"{param.name} is in {t.currency}; got {v.currency or '¥ (ambiguous)'}", "E0201")
-        return value / steps_per(unit, model) if unit else value
+        return to_steps(t, value, model)
     expected = {"duration": ("Duration",), "rate": ("Rate", "Fraction")}.get(v.dim, ())
-    if v.dim == "currency_flow" and t.currency is not None and unit is not None:
+    part = _time_part(t)
+    if v.dim == "currency_flow" and t.currency is not None and part is not None and part[0] == -1:
         if v.currency != t.currency:
             raise _bad(param.name, f"{param.name} is in {t.currency}; got {v.currency}", "E0201")
         return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pel.backend.convergence import REASON_CONVERGED
 from pel.backend.results import Result
+from pel.model import FROM_MODEL
 
 MAX_CONSTRAINT_LINES = 10
 
@@ -12,6 +13,9 @@ MAX_CONSTRAINT_LINES = 10
 def run_summary(result: Result, where: str, gate: float | None = None) -> str:
     """The summary of `result` (written to `where`); `gate` is the --min-success-rate the run fell short of."""
     lines = [f"pel: {result.model_name}: {result.status} ({result.mode}, {result.steps + 1} steps, seed {result.seed})"]
+    from_model = [k for k, v in (result.settings_from or {}).items() if v == FROM_MODEL and k != "steps"]
+    if from_model:
+        lines.append(f"  {', '.join(from_model)} from the model's simulate directive")
     if result.mode == "monte_carlo" and result.runs:
         done = round((result.success_rate or 0.0) * result.runs)
         lines.append(f"  paths: {done:,} of {result.runs:,} completed ({100.0 * (result.success_rate or 0.0):.1f}%)")
@@ -34,16 +38,25 @@ def run_summary(result: Result, where: str, gate: float | None = None) -> str:
         lines.append(f"  constraint {name} ({severity}): violated in {n:,} {unit}")
     if len(counts) > MAX_CONSTRAINT_LINES:
         lines.append(f"  … and {len(counts) - MAX_CONSTRAINT_LINES} more constraints (see the results file)")
-    conv = result.convergence
-    if conv is not None and conv.get("until_se") is not None:
-        worst = max((v for v in conv["relative_se"].values() if v is not None), default=None)
-        reached = "n/a" if worst is None else f"{worst:.3g}"
-        if conv["stopped"] == REASON_CONVERGED:
-            lines.append(f"  converged: relative SE {reached} < {conv['until_se']:g} after {conv['paths']:,} paths")
-        else:
-            lines.append(f"  NOT converged: relative SE {reached} (target {conv['until_se']:g}) after the cap of "
-                         f"{conv['paths']:,} paths; raise --runs")
+    if result.convergence is not None and result.convergence.get("until_se") is not None:
+        lines.append(_convergence_line(result.convergence))
     if gate is not None:
         lines.append(f"  below --min-success-rate {gate:g}: exit 3")
     lines.append(f"  results: {where}")
     return "\n".join(lines)
+
+
+def _convergence_line(conv: dict) -> str:
+    """Whether --until-se was met, the worst relative SE reached and its output, or the outputs without one."""
+    target, paths, rel = conv["until_se"], conv["paths"], conv["relative_se"]
+    finite = {name: v for name, v in rel.items() if v is not None}
+    worst = max(finite, key=lambda name: finite[name]) if finite else None
+    reached = [] if worst is None else [f"worst relative SE {finite[worst]:.3g}, {worst}"]
+    if conv["stopped"] == REASON_CONVERGED:
+        return f"  --until-se {target:g}: converged after {paths:,} paths" + (f" ({reached[0]})" if reached else "")
+    none = [name for name, v in rel.items() if v is None]
+    if none:
+        shown = ", ".join(none[:5]) + (f" and {len(none) - 5} more" if len(none) > 5 else "")
+        reached.append(f"no finite relative SE for {shown}: a mean of 0, or fewer than two values")
+    advice = "; raise --runs" if worst is not None else ""
+    return f"  --until-se {target:g}: NOT converged after all {paths:,} paths ({'; '.join(reached)}){advice}"

@@ -18,7 +18,7 @@ from pel.backend import codegen
 from pel.backend import runtime as rt
 from pel.backend.codegen import ChunkSource, KernelSource
 from pel.backend.kernel import Kernel
-from pel.backend.store import Store, exec_module, log
+from pel.backend.store import SealedCache, Store, exec_module, log
 from pel.diagnostics import RunError, simple
 from pel.ir import nodes as ir
 
@@ -72,6 +72,7 @@ def load_source(source: KernelSource, progress: Progress | None = None) -> Kerne
             return Kernel(source, functions, {"jit": seconds})
         start = time.perf_counter()
         store = Store()
+        attach_runtime(store)
         funcs_key = () if source.funcs is None else (source.funcs.key,)
         if source.funcs is not None:
             _module(store, source.funcs, ())
@@ -92,14 +93,27 @@ def _module(store: Store, src: ChunkSource, import_keys: tuple[str, ...]) -> Mod
     matches = on_disk is not None and codegen.source_key(on_disk, *import_keys) == src.key
     path = store.ensure_module(src.module, src.text, matches)
     text = on_disk if matches and on_disk is not None else src.text
-    if path is None:
-        rt.CACHING[0] = False  # numba caches only functions that live in a file
-    try:
-        module = exec_module(src.module, text, path)
-    finally:
-        rt.CACHING[0] = True
+    module = exec_module(src.module, text, path, store)  # numba caches only functions that live in a file
     _MODULES[src.module] = module
     return module
+
+
+RUNTIME_MODULES = ("pel.backend.runtime", "pel.backend.stats", "pel.backend.sketch")  # PEL's own numba code
+
+
+def attach_runtime(store: Store) -> None:
+    """PEL's own numba functions (the helpers kernels call, the statistics) cached in `store`, sealed like the
+    kernels: never numba's cache beside PEL's sources or in numba's user-wide folder, which nothing verifies."""
+    import importlib
+
+    for name in RUNTIME_MODULES:
+        store.attach(importlib.import_module(name))
+
+
+def _warm(store: Store, function: object) -> bool:
+    """Whether a chunk function has a sealed entry in the store (it then loads rather than compiles)."""
+    sealed = getattr(function, "_cache", None)
+    return isinstance(sealed, SealedCache) and store.sealed(sealed.base)
 
 
 def _compile_all(store: Store, source: KernelSource, functions: list, progress: Progress | None) -> None:
@@ -108,7 +122,7 @@ def _compile_all(store: Store, source: KernelSource, functions: list, progress: 
     from numba.core.errors import NumbaError
 
     sig = signature()
-    cold = [k for k, c in enumerate(source.chunks) if not (store.writable and store.verify_compiled(c.module))]
+    cold = [k for k in range(len(source.chunks)) if not _warm(store, functions[k])]
     helper = None
     mine = cold
     if store.writable and len(cold) >= PARALLEL_MIN_COLD and (os.cpu_count() or 1) >= 2:
@@ -127,17 +141,13 @@ def _compile_all(store: Store, source: KernelSource, functions: list, progress: 
                 done += 1
                 continue
             if helper is not None and k not in mine and k in cold:
-                helper = _join_helper(helper)
-            if k in cold and k not in mine:
-                store.verify_compiled(chunk.module)  # the helper's entries, before numba reads them
+                helper = _join_helper(helper)  # its entries are then read (and checked against their seals)
             try:
                 functions[k].compile(sig)
             except NumbaError as exc:  # never fall back to plain Python: report the compiler's failure
                 raise RunError(simple("E9999", f"internal error: numba could not compile {chunk.label}: {exc}",
                                       hint="PEL_JIT=0 runs the same code without numba, for debugging")) from None
             functions[k].disable_compile()
-            if k in cold:
-                store.seal_compiled(chunk.module)
             done += 1
             if progress is not None:
                 progress("compiling kernels", items_done, items_total)

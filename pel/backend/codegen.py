@@ -11,6 +11,7 @@ array, filled by the engine, so editing one formula changes one chunk's source a
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import re
@@ -23,9 +24,10 @@ from pel import __version__
 from pel.backend import chunking
 from pel.backend import runtime as rt
 from pel.backend.emit import Emitter, as_f, const_value, is_const, num, unsupported
-from pel.backend.exprgen import PER_CALL_TIME, Ctx, ExprGen
+from pel.backend.exprgen import DIST_CODES, PER_CALL_TIME, Ctx, ExprGen
 from pel.backend.namespace import sanitize
 from pel.ir import nodes as ir
+from pel.ir.validate import DIST_PARAMS
 
 ITEM_NODES = 24  # expression nodes of an ordinary item (`mrr[t] = customers[t] * arpu` is 4); a chunk's budget
 MESSAGE_INLINE = 64  # message values evaluated in the chunk function itself; more go to helper functions
@@ -76,6 +78,10 @@ class KernelSource:
     streams: tuple[tuple[str, int], ...]
     emits: tuple[tuple[str, str], ...]
     fixed: tuple[tuple[str, float, bool], ...] = ()  # parameters set from data, no code: (name, value, overridable)
+    # parameters drawn from a distribution with constant arguments, sampled from a table (rt.sample_table), no
+    # code: (name, distribution code, (a, b, c)); their fault sites follow the chunks' in `sites`
+    tabled: tuple[tuple[str, int, tuple[float, float, float]], ...] = ()
+    texts: dict[str, str] = field(default_factory=dict)  # variables and parameters holding a text, by name
 
     def text(self) -> str:
         """All modules, as `pel compile --emit python` prints them."""
@@ -127,6 +133,8 @@ class Generator(ExprGen):
         if set(m.order) != known or len(m.order) != len(known):
             raise unsupported("model.order does not list every variable exactly once", program)
         self.vars = {v.name: v for v in m.vars}
+        # whole-run variables -> the step their value is computed at (None: the last step T)
+        self.once = {v.name: v.rules[0].at for v in m.vars if len(v.rules) == 1 and v.rules[0].kind == "once"}
         self.output_exprs = [o for o in m.outputs if o.expr is not None]
         self.pos = {name: j for j, name in enumerate(list(m.order) + [o.name for o in self.output_exprs])}
         self.outputs = tuple(o.name for o in m.outputs) or tuple(v.name for v in m.vars)
@@ -163,6 +171,13 @@ class Generator(ExprGen):
                 self.constants[p.name] = tuple(const_value(x, program) for x in p.value.elements)
             elif isinstance(p.value, ir.Literal) and isinstance(p.value.value, str):
                 self.string_params.add(p.name)
+        # text: string parameters and variables bound once to a string literal (no number in their rows)
+        self.texts: dict[str, str] = {p.name: p.value.value for p in m.params if p.name in self.string_params}
+        for v in m.vars:
+            lone = v.rules[0] if len(v.rules) == 1 else None
+            if lone is not None and lone.guard is None and isinstance(lone.expr, ir.Literal) \
+                    and isinstance(lone.expr.value, str):
+                self.texts[v.name] = lone.expr.value
         self.stream_count: dict[str, int] = {}
         self.errv = "ferr"
         self.chunk = Chunk("funcs")
@@ -264,6 +279,11 @@ class Generator(ExprGen):
         code = self.chunk.locals.get(name) or self.param_elem(name)
         return (f"({code} != 0.0)", "b") if self.params[name].type.kind == "Boolean" else (code, "f")
 
+    def text_value(self, e: ir.Expr) -> str | None:
+        if isinstance(e, ir.Ref) and e.kind in ("param", "var"):
+            return self.texts.get(e.name)
+        return super().text_value(e)
+
     def param_elem(self, name: str) -> str:
         return f"P[{self.slot(('param', name))}, i]"
 
@@ -295,6 +315,10 @@ class Generator(ExprGen):
         prev_only = not (ctx.pos is None or self.pos[name] < ctx.pos)  # not computed yet at this step
         lim = "(s - 1)" if prev_only else "s"
         checks: list[tuple[str, int]] = []
+        if name in self.once:  # a whole-run value exists from its step on (a later reader needs no check)
+            at = self.once[name]
+            if not (ctx.last or at is not None and ctx.smin >= at):
+                checks.append((f"s < {'T' if at is None else int(at)}", rt.F_NOT_YET))
         if aff is not None and aff[0] == "s":
             d = aff[1]
             if d < 0 and -d > ctx.smin:
@@ -499,6 +523,14 @@ class Generator(ExprGen):
                 em.line(f"L[{self.view(('L', var.name, k), f'{lb} + {k}')}, i] = {tmp}")
             em.line(f"{self.row_elem(var.name, 0)} = np.nan")
             return
+        if var.name in self.texts:  # a text: reported as written, its row holds no number
+            em.line(f"{self.row_elem(var.name, 0)} = np.nan")
+            return
+        if var.name in self.once:
+            if var.name in self.sticky:
+                raise unsupported(f"a policy changes whole-run variable {var.name!r}", self.program, var.loc)
+            self.gen_once(var, var.rules[0], em)
+            return
         rules = sorted(var.rules, key=lambda r: 0 if r.kind in ("initial", "literal") else 1)
         for rule in rules:
             if rule.kind not in ("initial", "literal", "shifted", "general", "scalar"):
@@ -510,6 +542,32 @@ class Generator(ExprGen):
         else:
             site = self.var_rules_chain(var, rules, out, em)
         self.finish(em, start, out, site)
+        self.store(var.name, out, em)
+
+    def gen_once(self, var: ir.Var, rule: ir.Rule, em: Emitter) -> None:
+        """A whole-run value: computed once, at step `at` (the last step T when None), held after it, NaN before
+        it (readers check the step). A run that ends before step `at` faults at its last step (E0301)."""
+        if rule.kind != "once" or rule.guard is not None:
+            raise unsupported(f"whole-run variable {var.name!r} with a rule of kind {rule.kind!r}", self.program,
+                              rule.loc)
+        at = "T" if rule.at is None else str(int(rule.at))
+        out = self.temp()
+        site = self.site("var", var.name, rule.loc or var.loc)
+        em.line(self.origin(rule.loc, f"{var.name} (once, at {'the last step' if rule.at is None else 'step ' + at})"))
+        with em.block(f"if s == {at}:"):
+            start = len(em.lines)
+            ctx = Ctx("tf", self.pos[var.name], var.name, toff=0, smin=int(rule.at or 0), last=rule.at is None)
+            em.line(f"{out} = {self.fexpr(rule.expr, ctx, em)}")
+            self.finish(em, start, out, site)
+        if rule.at is not None:
+            with em.block(f"elif s > {at}:"):
+                em.line(f"{out} = {self.row_elem(var.name, -1)}")
+            with em.block("elif s == T:"):  # the run ends before the step the value needs
+                em.line(f"{out} = np.nan")
+                em.line(f"{self.errv} = {rt.F_INDEX}")
+                self.fail(em, site)
+        with em.block("else:"):
+            em.line(f"{out} = np.nan")
         self.store(var.name, out, em)
 
     def rule_ctx(self, var: ir.Var, rule: ir.Rule) -> Ctx:
@@ -664,8 +722,11 @@ class Generator(ExprGen):
             tc, tcf = self.temp(), self.temp()
             em.line(f"{tc} = s - {look}")
             em.line(f"{tcf} = float({tc})")
-        ctx = Ctx(tcf, None, "constraint:" + c.name, toff=-look)
         sc = c.scope
+        # a constraint checked at one step only (a whole-run condition) reads whole-run values unchecked
+        once = look == 0 and (sc.type == "specific" or sc.type == "cond" and _is_last_step(sc.condition))
+        ctx = Ctx(tcf, None, "constraint:" + c.name, toff=-look, smin=int(sc.timestep or 0) if once else 0,
+                  last=once and sc.type == "cond")
         nonneg = "True" if look == 0 else f"{tc} >= 0"
         if sc.type == "all":
             cond_scope = nonneg
@@ -716,16 +777,25 @@ class Generator(ExprGen):
                       tc: str) -> list[str]:
         """Evaluate message values number first.. and keep them; an unevaluable one is NaN (printed `?`)."""
         types = []
-        mz = self.temp()  # a zero numba does not type as a literal: one rt.message overload, not one per index
-        em.line(f"{mz} = {cid} - {cid}")
-        for m, expr in enumerate(parts, start=first):
+        if len(parts) == 1:
+            mz = self.temp()  # a zero numba does not type as a literal: one rt.message overload, not one per index
+            em.line(f"{mz} = {cid} - {cid}")
+        else:  # values gathered in one array, kept by one call (a call per value costs more to compile)
+            mv = self.temp()
+            em.line(f"{mv} = np.empty({len(parts)})")
+        for k, expr in enumerate(parts):
             start = len(em.lines)
             code, typ = self.expr(expr, ctx, em)
             tmp = self.temp()
             em.line(f"{tmp} = {as_f(code, typ)}")
             self.reset_if_faulty(em, start, code, tmp, "np.nan")
-            em.line(f"rt.message(cmsg, wvals, {w}, {cid}, i, {tc}, {mz} + {m}, {tmp})")
+            if len(parts) == 1:
+                em.line(f"rt.message(cmsg, wvals, {w}, {cid}, i, {tc}, {mz} + {first}, {tmp})")
+            else:
+                em.line(f"{mv}[{k}] = {tmp}")
             types.append(typ)
+        if len(parts) > 1:
+            em.line(f"rt.messages(cmsg, wvals, {w}, {cid}, i, {tc}, {cid} - {cid} + {first}, {mv})")
         return types
 
     def message_helpers(self, parts: list[ir.Expr], ctx: Ctx, em: Emitter, w: str, cid: str,
@@ -737,7 +807,7 @@ class Generator(ExprGen):
             with self.helper_scope() as body:
                 body.line("ferr = 0")
                 tcf = "tf" if tc == "s" else "float(tc)"
-                hctx = Ctx(tcf, ctx.pos, ctx.owner, dict(ctx.scope), ctx.in_func, ctx.toff, ctx.smin)
+                hctx = dataclasses.replace(ctx, time=tcf, scope=dict(ctx.scope))
                 types += self.message_parts(parts[first:first + MESSAGE_INLINE], first, hctx, body, "w", "cid", "tc")
                 name = self.add_helper(["w", "cid", "tc"], body, own_err=True)
             em.line(f"{name}({KERNEL_ARGS}, i, {w}, {cid}, {tc})")
@@ -920,7 +990,9 @@ class Generator(ExprGen):
             return 1 + ir.size(obj) // ITEM_NODES
 
         fixed = self.fixed_params()
-        params = [chunking.Item("param", p.name, weight(p)) for p in m.params if p.name not in fixed]
+        tabled = self.tabled_params(fixed)
+        params = [chunking.Item("param", p.name, weight(p)) for p in m.params
+                  if p.name not in fixed and p.name not in tabled]
         steps = [chunking.Item("var", n, weight(self.vars[n].rules)) for n in m.order]
         steps += [chunking.Item("policy", p.name, weight(p)) for p in m.policies]
         steps += [chunking.Item("output", o.name, weight(o)) for o in self.output_exprs]
@@ -938,11 +1010,14 @@ class Generator(ExprGen):
             outputs=self.outputs, tmp_vars={n: (need, full) for n, (need, full) in self.tmp.items()},
             sticky=self.sticky, prev_params=tuple(sorted(self.prev_params)),
             arrays={n: len(lit.elements) for n, lit in self.computed.items()}, constants=self.constants,
-            sites=tuple(s for ch in chunks for s in ch.sites),
+            sites=tuple(s for ch in chunks for s in ch.sites) + tuple(
+                ("param", p.name, tuple(p.loc) if p.loc else None) for p in m.params if p.name in tabled),
             constraints=tuple((c.name, c.severity) for c in m.constraints), messages=tuple(messages),
             streams=tuple(s for ch in chunks for s in ch.streams),
             emits=tuple(e for ch in chunks for e in ch.emits),
             fixed=tuple((name, value, ov) for name, (value, ov) in fixed.items()),
+            tabled=tuple((name, code, args) for name, (code, args) in tabled.items()),
+            texts=dict(self.texts),
         )
 
     def fixed_params(self) -> dict[str, tuple[float, bool]]:
@@ -959,6 +1034,29 @@ class Generator(ExprGen):
         return fixed
 
 
+    def tabled_params(self, fixed: dict[str, tuple[float, bool]]) -> dict[str, tuple[int, tuple[float, ...]]]:
+        """Parameters drawn from one (not mixed) distribution whose arguments are all numbers: sampled from a
+        table by one runtime routine, so a model's hundreds of uncertain assumptions cost no compiled code
+        (inverse CDFs inlined per parameter made parameter chunks the slowest code to compile)."""
+        tabled: dict[str, tuple[int, tuple[float, ...]]] = {}
+        for p in self.model.params:
+            d = p.distribution
+            if p.name in fixed or d is None or d.distribution_type not in DIST_CODES:
+                continue
+            try:
+                exprs = [d.param(n) for n in DIST_PARAMS[d.distribution_type]]
+            except KeyError:
+                continue  # generated code reports the missing argument
+            if not all(is_const(e) for e in exprs):
+                continue
+            args = [const_value(e, self.program) for e in exprs] + [0.0] * (3 - len(exprs))
+            code = DIST_CODES[d.distribution_type]
+            if d.distribution_type == "LogNormal" and not d.log_space:
+                code = rt.D_LOGNORMAL_NAT
+            tabled[p.name] = (code, tuple(args))
+        return tabled
+
+
 def array_literal(var: ir.Var, program: ir.Program) -> ir.ArrayLiteral | None:
     """The array literal a variable is bound to (`var nums = [10, 20, 30]`), or None for other variables. A
     variable of Array type must have exactly one unguarded rule giving an array literal."""
@@ -968,6 +1066,12 @@ def array_literal(var: ir.Var, program: ir.Program) -> ir.ArrayLiteral | None:
     if len(var.rules) != 1 or not lits or var.rules[0].kind not in ("scalar", "general") or var.rules[0].guard:
         raise unsupported(f"array variable {var.name!r} must be bound once to an array literal", program, var.loc)
     return lits[0].expr
+
+
+def _is_last_step(e: ir.Expr | None) -> bool:
+    """Whether a scope condition is `t == t_max` (how a whole-run constraint is checked at the last step)."""
+    return isinstance(e, ir.Binary) and e.op == "==" and {(x.kind if isinstance(x, ir.Ref) else None)
+                                                          for x in (e.left, e.right)} == {"time", "horizon"}
 
 
 def _actions(body: tuple[ir.Stmt, ...]) -> list[ir.Action]:

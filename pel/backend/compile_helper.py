@@ -1,6 +1,6 @@
 """The second compiling process of a cold kernel load: `python -m pel.backend.compile_helper` reads its job as
 JSON on stdin, makes the listed chunk modules from the cache (each checked against the text digest its parent
-wrote), compiles each for the kernel signature, which writes numba's cache entries, and seals them."""
+wrote), compiles each for the kernel signature, which writes numba's cache entries through the store, sealed."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ def run(job: dict) -> int:
     from pel.backend.store import Store, exec_module
 
     store = Store(Path(job["directory"]))
+    if not store.writable:
+        return 0  # the parent compiles everything itself
+    cache.attach_runtime(store)
     sig = cache.signature()
     done = 0
 
@@ -29,18 +32,17 @@ def run(job: dict) -> int:
         text = verified(name, digest)
         if text is None:
             return done
-        cache.register_module(name, exec_module(name, text, store.module_path(name)))
+        cache.register_module(name, exec_module(name, text, store.module_path(name), store))
     for name, kind, digest in job["chunks"]:
         text = verified(name, digest)
         if text is None:
             continue
-        fn = getattr(exec_module(name, text, store.module_path(name)), kind)
+        fn = getattr(exec_module(name, text, store.module_path(name), store), kind)
         try:
             fn.compile(sig)
         except Exception:  # noqa: BLE001 - the parent compiles it again and reports the failure in context
             continue
-        store.seal_compiled(name)
-        done += 1
+        done += 1  # numba wrote its entries through the store, sealed
     return done
 
 

@@ -83,8 +83,8 @@ class StopRule:
         if self.until_se is None:
             reason = REASON_ALL_RUNS
         else:
-            reason = REASON_CONVERGED if stopped_early or bool(np.all(np.nan_to_num(worst, nan=0.0)
-                                                                       < self.until_se)) else REASON_MAX_RUNS
+            # an output without an estimate (NaN: no step with two values) has not converged
+            reason = REASON_CONVERGED if stopped_early or bool(np.all(worst < self.until_se)) else REASON_MAX_RUNS
         names = list(self.names) or [str(k) for k in range(len(worst))]
         return {
             "paths": int(paths),

@@ -26,7 +26,7 @@ def _import_distributed() -> Any:
         import distributed
     except ImportError:
         raise RunError(simple("E0011", "running on Dask needs the dask.distributed package, which is not installed",
-                              hint="pip install 'pel[dask]' (or pip install 'dask[distributed]')")) from None
+                              hint="pip install 'pel-lang[dask]' (or pip install 'dask[distributed]')")) from None
     return distributed
 
 

@@ -52,11 +52,12 @@ def num(value: float) -> str:
 
 
 def unsupported(what: str, program: ir.Program | None = None, loc: ir.Loc = None) -> IRError:
-    """The IR uses something this backend cannot run (an internal error: validation should have caught it)."""
+    """The IR uses something this backend cannot run: refused like any invalid IR file (V000), located; a file
+    can hold anything, so this is not an internal error (for compiled source, validation should have caught it)."""
     span = None
     if program is not None and loc:
         span = Span.from_list(str(program.metadata.get("source_file", "<model>")), list(loc))
-    return IRError(simple("E9999", f"the backend cannot run this IR: {what}", span))
+    return IRError(simple("V000", f"the backend cannot run this IR: {what}", span))
 
 
 def is_const(e: ir.Expr) -> bool:

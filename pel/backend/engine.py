@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from pel import __version__
+from pel import __version__, limits
 from pel.backend import cache, convergence, kernel, sampling, sketch
 from pel.backend import runtime as rt
 from pel.backend.codegen import KernelSource
@@ -25,6 +25,7 @@ from pel.backend.results import Result, VarResult, json_float
 from pel.backend.stats import PERCENTILES, SORT_MAX, Collector, Moments, sorted_rows_percentiles
 from pel.diagnostics import RunError, Span, simple
 from pel.ir import nodes as ir
+from pel.overrides import param_value
 
 PARALLEL_THRESHOLD = 100_000  # path-steps below which a run stays on one thread
 DEFAULT_MEMORY_LIMIT = 1 << 30  # bytes of collected values for exact percentiles (beyond: the sketch)
@@ -93,20 +94,26 @@ def run(
     if mode not in ("deterministic", "monte_carlo"):
         raise RunError(simple("E0011", f"mode must be deterministic or monte_carlo, got {mode!r}"))
     T = program.model.time_horizon if steps is None else steps
-    if not isinstance(T, int) or T < 0:
-        raise RunError(simple("E0011", f"steps must be a non-negative integer, got {T!r}"))
-    if mode == "monte_carlo" and (not isinstance(runs, int) or runs < 1):
-        raise RunError(simple("E0011", f"runs must be a positive integer, got {runs!r}"))
+    if isinstance(T, bool) or not isinstance(T, int) or not 0 <= T <= limits.MAX_STEPS:
+        raise RunError(simple("E0011", f"steps must be an integer in 0..{limits.MAX_STEPS}, got {T!r}"))
+    if mode == "monte_carlo" and (isinstance(runs, bool) or not isinstance(runs, int)
+                                  or not 1 <= runs <= limits.MAX_RUNS):
+        raise RunError(simple("E0011", f"runs must be an integer in 1..{limits.MAX_RUNS}, got {runs!r}"))
     convergence.check_target(until_se)
     if memory_limit is None:
         memory_limit = DEFAULT_MEMORY_LIMIT
     if isinstance(memory_limit, bool) or not isinstance(memory_limit, int) or memory_limit < 1:
         raise RunError(simple("E0011", f"memory_limit must be a positive number of bytes, got {memory_limit!r}"))
-    plan = _plan(program, T, params or {}, compile_progress)
-    if mode == "deterministic":
-        return _deterministic(plan, seed)
-    return _monte_carlo(plan, seed, runs, threads or os.cpu_count() or 1, progress, params or {}, memory_limit,
-                        until_se, client)
+    try:
+        plan = _plan(program, T, params or {}, compile_progress)
+        if mode == "deterministic":
+            return _deterministic(plan, seed)
+        return _monte_carlo(plan, seed, runs, threads or os.cpu_count() or 1, progress, params or {},
+                            memory_limit, until_se, client)
+    except MemoryError:
+        raise RunError(simple("E0011", f"not enough memory for this run ({T + 1} steps"
+                              f"{f', {runs} paths' if mode == 'monte_carlo' else ''})",
+                              hint="run fewer steps, or fewer paths (--runs), or lower --memory-limit")) from None
 
 
 def _plan(program: ir.Program, T: int, params: dict[str, float], progress: cache.Progress | None = None) -> Plan:
@@ -194,6 +201,7 @@ def _deterministic(plan: Plan, seed: int) -> Result:
         v = buf.out[j, : last + 1, 0].copy()
         pct = {f"p{q}": v for q in PERCENTILES}
         variables[name] = VarResult(name, time_varying, boolean, steps_t, v, v, np.zeros_like(v), **pct)
+        variables[name].text = plan.src.texts.get(name)
     result = _result(plan, "success" if status != rt.S_FATAL else "constraint_violation", message,
                      "deterministic", seed, warnings, violations, variables, _det_central(plan))
     result.events = [
@@ -249,8 +257,11 @@ def _result(plan: Plan, status: str, message: str | None, mode: str, seed: int, 
 
 
 def _assumptions(plan: Plan, central: np.ndarray) -> list[dict]:
+    """The run's assumption register: each parameter's value in this run (an override, else its central value),
+    in its declared unit."""
+    model = plan.program.model
     out = []
-    for k, p in enumerate(plan.program.model.params):
+    for k, p in enumerate(model.params):
         value: object
         if isinstance(p.value, ir.ArrayLiteral):
             value = [json_float(const_value(x, plan.program)) for x in p.value.elements]
@@ -259,8 +270,8 @@ def _assumptions(plan: Plan, central: np.ndarray) -> list[dict]:
         else:
             value = json_float(plan.ovv[k] if plan.ovm[k] else central[k])
         prov = p.provenance
-        out.append({"name": p.name, "value": value, "unit": p.type.unit, "source": prov.source,
-                    "method": prov.method, "confidence": json_float(prov.confidence)})
+        out.append({"name": p.name, "value": param_value(p, value, model), "unit": p.type.unit,
+                    "source": prov.source, "method": prov.method, "confidence": json_float(prov.confidence)})
     return out
 
 
@@ -585,6 +596,7 @@ def _mc_variables(plan: Plan, moments: Moments, pct: np.ndarray) -> dict[str, Va
         qs = {f"p{q}": pct[k, :, m] for m, q in enumerate(PERCENTILES)}
         variables[name] = VarResult(name, time_varying, boolean, t, mean, mean, std[k], **qs, n=moments.n[k],
                                     se=se[k])
+        variables[name].text = plan.src.texts.get(name)
     return variables
 
 

@@ -7,6 +7,7 @@ the first one of an evaluation is kept in `ferr` (the local flag) and the statem
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ class Ctx:
     in_func: bool = False
     toff: int | None = None  # the time is the integer step s + toff (None: not statically known)
     smin: int = 0  # the code runs only at steps s >= smin
+    last: bool = False  # the code runs only at the last step, s == T (a whole-run value that reads every step)
 
 
 class ExprGen:
@@ -208,9 +210,18 @@ class ExprGen:
             return self.var_read(e.name, idx, ctx, e.loc, em, aff)
         return self.array_read(e, ctx, em), "f"
 
+    def text_value(self, e: ir.Expr) -> str | None:
+        """The text `e` denotes when it is one known before any run (a string literal), else None."""
+        return e.value if isinstance(e, ir.Literal) and isinstance(e.value, str) else None
+
     def x_Binary(self, e: ir.Binary, ctx: Ctx, em: Emitter) -> tuple[str, str]:
         """A left-nested chain is walked bottom-up in a loop; long ones go through temporaries so that no
-        generated line nests deeper than MAX_NEST parentheses."""
+        generated line nests deeper than MAX_NEST parentheses. Texts compare once, here: the kernel holds
+        numbers only."""
+        if e.op in ("==", "!="):
+            a, b = self.text_value(e.left), self.text_value(e.right)
+            if a is not None and b is not None:
+                return ("True" if (a == b) == (e.op == "==") else "False"), "b"
         first, nodes = ir.left_spine(e)
         code, typ = self.expr(first, ctx, em)
         if len(nodes) > SPINE_INLINE and not ctx.in_func:  # a very long chain: segments in helper functions
@@ -376,7 +387,7 @@ class ExprGen:
         em.line(f"{acc} = {init}")
         em.line(f"{cnt} = 0")
         local = self.fresh("l", e.var)
-        inner = Ctx(ctx.time, ctx.pos, ctx.owner, {**ctx.scope, e.var: local}, ctx.in_func, ctx.toff, ctx.smin)
+        inner = dataclasses.replace(ctx, scope={**ctx.scope, e.var: local})
         with em.block(f"for {k} in range({lo}, {hi} + 1):"):
             em.line(f"{local} = float({k})")
             if e.filter is not None:

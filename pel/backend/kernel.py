@@ -48,6 +48,12 @@ class Layout:
     fixed_rows: np.ndarray  # parameters written from data (KernelSource.fixed): their rows,
     fixed_values: np.ndarray  # values,
     fixed_overridable: np.ndarray  # and whether an override replaces the value
+    tab_rows: np.ndarray  # parameters sampled from a table (KernelSource.tabled): their rows,
+    tab_codes: np.ndarray  # distribution codes,
+    tab_args: np.ndarray  # (n, 3) arguments,
+    tab_zcols: np.ndarray  # columns of zmat,
+    tab_btabs: np.ndarray  # Beta tables (-1: none),
+    tab_sites: np.ndarray  # and fault sites
 
 
 def layout(kernel: Kernel, T: int) -> Layout:
@@ -107,7 +113,15 @@ def layout(kernel: Kernel, T: int) -> Layout:
     fixed_rows = np.asarray([index["param"][n] for n, _, _ in src.fixed], dtype=np.intp)
     fixed_values = np.asarray([v for _, v, _ in src.fixed], dtype=np.float64)
     fixed_ov = np.asarray([ov for _, _, ov in src.fixed], dtype=np.bool_)
-    return Layout(T, row, rings, k_data, n_l, n_msg, pp_index, ix, fixed_rows, fixed_values, fixed_ov)
+    tab = src.tabled
+    tab_sites = np.arange(len(tab), dtype=np.int64) + bases["sites"]  # after every chunk's sites
+    return Layout(T, row, rings, k_data, n_l, n_msg, pp_index, ix, fixed_rows, fixed_values, fixed_ov,
+                  tab_rows=np.asarray([index["param"][n] for n, _, _ in tab], dtype=np.int64),
+                  tab_codes=np.asarray([c for _, c, _ in tab], dtype=np.int64),
+                  tab_args=np.asarray([a for _, _, a in tab], dtype=np.float64).reshape(len(tab), 3),
+                  tab_zcols=np.asarray([index["zcol"][n] for n, _, _ in tab], dtype=np.int64),
+                  tab_btabs=np.asarray([index["btab"].get(n, -1) for n, _, _ in tab], dtype=np.int64),
+                  tab_sites=tab_sites)
 
 
 Z_BLOCK_BYTES = 64 << 20  # inline scores kept for a whole block up to this size; beyond, drawn step by step
@@ -186,6 +200,9 @@ def run_block(kernel: Kernel, lay: Layout, buf: Buffers, det: bool, btab: np.nda
         rows = lay.fixed_rows
         values = np.where(ovm[rows] & lay.fixed_overridable, ovv[rows], lay.fixed_values)
         buf.P[rows] = values[:, None]
+    if len(lay.tab_rows):
+        rt.sample_table(0, det, buf.P, buf.st, buf.zmat, btab, ovm, ovv, lay.tab_rows, lay.tab_codes, lay.tab_args,
+                        lay.tab_zcols, lay.tab_btabs, lay.tab_sites)
     for fn, ix in calls[:first]:
         fn(0, T, det, *args, ix)
     if params_only:

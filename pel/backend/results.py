@@ -43,6 +43,7 @@ class VarResult:
     p95: np.ndarray
     n: np.ndarray | None = None  # Monte Carlo: paths with a value at each t
     se: np.ndarray | None = None  # Monte Carlo: standard error of the mean at each t
+    text: str | None = None  # a variable holding a text (`var label = "EMEA"`): reported as written
 
     def point(self, k: int, monte_carlo: bool) -> dict:
         if not monte_carlo:
@@ -59,6 +60,8 @@ class VarResult:
         return out
 
     def to_json_value(self, monte_carlo: bool) -> Any:
+        if self.text is not None:
+            return {"value": self.text}
         if self.time_varying:
             return [self.point(k, monte_carlo) for k in range(len(self.t))]
         if len(self.t) == 0:
@@ -93,6 +96,7 @@ class Result:
     notes: list[str] = field(default_factory=list)  # things the run ignored (e.g. a correlation)
     percentiles: dict | None = None  # Monte Carlo: {"method": "exact" | "sketch", "rank_error_bound": x}
     convergence: dict | None = None  # Monte Carlo with until_se: paths run, why the run stopped, the SEs
+    settings_from: dict[str, str] | None = None  # mode, seed, [runs,] steps: "given" | "model" | "default"
 
     @property
     def ok(self) -> bool:
@@ -136,6 +140,8 @@ class Result:
                 out["percentiles"] = self.percentiles
             if self.convergence is not None:
                 out["convergence"] = self.convergence
+        if self.settings_from is not None:
+            out["settings_from"] = self.settings_from
         for name, var in self.variables.items():
             out[name] = var.to_json_value(mc)
         return out

@@ -802,11 +802,52 @@ def message(cmsg, wvals, w, c, i, tc, m, x):
 
 
 @jit
+def messages(cmsg, wvals, w, c, i, tc, first, xs):
+    """Keep message values first.. (xs) of a violation of constraint c, as `message` does for one."""
+    for k in range(xs.shape[0]):
+        if w & 1:
+            cmsg[c, first + k, i] = xs[k]
+        if w & 2:
+            wvals[c, tc, first + k] = xs[k]
+
+
+@jit
 def stop_fatal(st, i, s, c):
     """Path i stopped by fatal constraint c at step s."""
     st[0, i] = S_FATAL
     st[1, i] = s
     st[2, i] = c
+
+
+
+@jit
+def sample_table(s, det, P, st, zmat, btab, ovm, ovv, rows, codes, args, zcols, btabs, sites):
+    """Parameters drawn from a distribution with constant arguments, as data rather than code: for every path
+    still running, parameter j (row rows[j] of P) is the override when one is set, else its central value
+    (det) or the quantile of its score zmat[zcols[j]] (Beta from table btabs[j] when >= 0); a fault stops
+    the path at sites[j]. The same calls, in the same order per path, as a generated parameter statement."""
+    err = np.zeros(1, np.int64)
+    for i in range(st.shape[1]):
+        if st[0, i] != 0:
+            continue
+        for j in range(rows.shape[0]):
+            r = rows[j]
+            if ovm[r]:
+                v = ovv[r]
+            elif det:
+                v = central(codes[j], args[j, 0], args[j, 1], args[j, 2], err)
+            elif btabs[j] >= 0:
+                v = from_z_beta(btab[btabs[j]], args[j, 0], args[j, 1], zmat[zcols[j], i], err)
+            else:
+                v = from_z(codes[j], args[j, 0], args[j, 1], args[j, 2], zmat[zcols[j], i], err)
+            kind = err[0]
+            if kind == 0 and not math.isfinite(v):
+                kind = F_NONFINITE
+            if kind != 0:
+                fail_at(st, i, s, sites[j], kind)
+                err[0] = 0
+                break
+            P[r, i] = v
 
 
 _DIGEST: list[str] = []

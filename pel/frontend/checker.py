@@ -45,13 +45,12 @@ from pel.frontend.types import (
     steps_in,
     type_text,
 )
+from pel.ir.validate import pareto_median
+from pel.limits import MAX_RUNS, MAX_STEPS, SEED_LIMIT
+from pel.resultkeys import RESULT_KEYS
 
 __all__ = ["CheckedModel", "DistInfo", "Symbol", "check", "type_text"]
 
-RESULT_KEYS = frozenset({
-    "status", "message", "model", "mode", "seed", "steps", "time_unit", "warnings", "violations",
-    "assumptions", "runs", "success_rate", "constraints",
-})
 CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP"}
 TIME_NAMES = ("t",)
 HORIZON_NAMES = ("t_max", "time_horizon")
@@ -82,6 +81,53 @@ BUILTINS = frozenset({
 # builtins whose first argument is a whole series/array
 SERIES_ARG_BUILTINS = frozenset({"sum", "avg", "mean", "count", "length", "len", "npv", "irr", "cumsum", "lag",
                                  "percentChange"})
+
+# Built-in signatures (LANGUAGE.md §8): the kind of each argument, required ones then optional ones.
+#   num      a number (a series named without an index is its value at the current step)
+#   series   a whole series or array: a variable's name, an array parameter or variable, `[…]`, `a..b`
+#   var      a model variable's name (its series, read at and before the current step)
+#   tracked  a variable's or a parameter's name
+# min and max (VARIADIC) take one series or array, or two or more numbers.
+BUILTIN_SIGNATURES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "abs": (("num",), ()), "floor": (("num",), ()), "ceil": (("num",), ()), "round": (("num",), ("num",)),
+    "clamp": (("num", "num", "num"), ()), "sqrt": (("num",), ()), "exp": (("num",), ()), "ln": (("num",), ()),
+    "log": (("num",), ("num",)), "pow": (("num", "num"), ()),
+    "min": (("series",), ()), "max": (("series",), ()),
+    "sum": (("series",), ()), "avg": (("series",), ()), "mean": (("series",), ()), "count": (("series",), ()),
+    "length": (("series",), ()), "len": (("series",), ()), "npv": (("series", "num"), ()), "irr": (("series",), ()),
+    "cumsum": (("var",), ()), "lag": (("var", "num"), ()), "percentChange": (("tracked",), ()),
+}
+VARIADIC = frozenset({"min", "max"})
+ARG_KIND_TEXT = {
+    "num": "a number",
+    "series": "a series or an array (a variable's name, `[…]`)",
+    "var": "a variable's series (its name)",
+    "tracked": "a variable's or parameter's name",
+}
+_SIGNATURE_WORDS = {"npv": ("cash_flows", "rate"), "lag": ("series", "steps"), "round": ("x", "digits"),
+                    "log": ("x", "base"), "pow": ("base", "exponent"), "clamp": ("x", "low", "high")}
+
+
+def builtin_kinds(fn: str, n: int) -> tuple[str, ...] | None:
+    """The kinds of the `n` arguments of built-in `fn`, or None when `n` is not an arity it takes."""
+    if fn in VARIADIC and n >= 2:
+        return ("num",) * n
+    required, optional = BUILTIN_SIGNATURES[fn]
+    if not len(required) <= n <= len(required) + len(optional):
+        return None
+    return (required + optional)[:n]
+
+
+def _signature_text(fn: str) -> str:
+    """`npv(cash_flows, rate)`, `min(series)` or `min(a, b, …)`, … for hints."""
+    if fn in VARIADIC:
+        return f"`{fn}(series)` or `{fn}(a, b, …)`"
+    required, optional = BUILTIN_SIGNATURES[fn]
+    words = _SIGNATURE_WORDS.get(fn) or tuple({"num": "x", "series": "series", "var": "series",
+                                               "tracked": "x"}[k] for k in required + optional)
+    head = ", ".join(words[:len(required)])
+    return f"`{fn}({head}{''.join(f'[, {w}]' for w in words[len(required):])})`"
+
 
 # distribution name -> ordered canonical parameters, each with its accepted spellings
 DISTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
@@ -243,6 +289,8 @@ class _Checker:
                 self.check_param(item)
             elif isinstance(item, ast.FuncDecl):
                 self.check_func(item)
+        for name in self.inference_order():
+            self.var_type(name)
         for name, nodes in self.rules.items():
             self.var_type(name)
             for node in nodes:
@@ -482,12 +530,47 @@ class _Checker:
             self.error("E0201", f"{what} is {type_text(declared)} but the value is {type_text(actual)}",
                        node.span, "convert explicitly: `x as Currency<EUR> with exchangeRate(r)`")
             return 1.0
-        hint = None
-        if d.base == "Currency" and a.base is None and a.te == 0:
-            hint = f"write a currency literal such as ${_first_number(node)}"
+        if d.te == a.te == 0 and d.base in ("Count", "Capacity") and d.scope and a.dimensionless:
+            return 1.0  # a bare number for a ratio of counts: `Count<Engineer> per Customer = 0.1` (§1.5)
         self.error(code, f"{what} has type {type_text(declared)} but the value is {type_text(actual)}",
-                   node.span, hint)
+                   node.span, self.assign_hint(d, a, node))
         return 1.0
+
+    def assign_hint(self, d: PelType, a: PelType, node: ast.Node) -> str | None:
+        """How to fix a value of type `a` stored where `d` is declared (LANGUAGE.md §1.5): the unit it lacks."""
+        if d.base == "Currency" and a.base is None and a.te == 0:
+            return f"write a currency literal such as ${_first_number(node)}"
+        if d.te == 0 and a.te == -1 and (d.base, d.tag, d.scope) == (a.base, a.tag, a.scope):
+            flow = type_text(replace(a, series=False, integral=False))
+            return (f"the value is a flow (an amount per {a.time}): declare it `{flow}`, or multiply by a duration "
+                    f"for the amount over that time (e.g. `{_operand_text(node).replace('(…)', '…')} * "
+                    f"1{_unit_suffix(self.step)}`)")
+        if d.base == a.base == "Count" and d.te == a.te == 0 and not d.scope and not a.scope and d.tag and a.tag:
+            factor = self.plain_factor(node)
+            per = f"`Count<{d.tag}> per {a.tag}`"
+            if factor is not None:
+                return (f"declare the factor `{factor}` as {per}: Count<{a.tag}> * ({per[1:-1]}) is "
+                        f"Count<{d.tag}>")
+            return f"multiply by a factor declared {per} (Count<{a.tag}> * factor is Count<{d.tag}>)"
+        return None
+
+    def plain_factor(self, node: ast.Node) -> str | None:
+        """The text of the dimensionless operand of a product `count * factor` (either order), if it is one."""
+        if not (isinstance(node, ast.Binary) and node.op == "*"):
+            return None
+        for side in (node.right, node.left):
+            t = self.out.types.get(id(side))
+            if t is not None and t.element().dimensionless:
+                return _operand_text(side)
+        return None
+
+    def no_text(self, t: PelType, node: ast.Node, what: str, hint: str | None = None) -> None:
+        """A value the runtime computes with is a number or a Boolean: text in a policy action or a message value
+        is refused (the runtime has no strings; LANGUAGE.md §1.1 keeps String for literals and if-expressions)."""
+        if t.element().kind == "String" or t.kind == "Array" and t.inner is not None and t.inner.kind == "String":
+            self.error("E0100", f"{what} would hold text ({type_text(t)}): values computed while the model runs "
+                       "are numbers or Booleans", node.span,
+                       hint or "keep text in a parameter (`param label: String = \"…\"`) or a constraint message")
 
     def whole_numbers(self, te: ast.TypeExpr | None, value: ast.Expr, what: str) -> None:
         """An `Int` annotation (LANGUAGE.md §1.1 [R]: Fraction with an integral flag) refuses literals with a
@@ -540,6 +623,31 @@ class _Checker:
         return factor
 
     # ------------------------------------------------------------------ vars
+    def inference_order(self) -> list[str]:
+        """Undeclared variables, each after the undeclared variables its rules name (depth first, iterative):
+        inferring them in this order keeps `var_type` from recursing along a chain of thousands of them."""
+        untyped = {n for n in self.rules if self.symbols[n].type is None}
+        deps = {n: [m.id for node in self.rules[n] for m in node.walk()
+                    if isinstance(m, ast.Name) and m.id in untyped and m.id != n] for n in untyped}
+        order: list[str] = []
+        state: dict[str, int] = {}  # 1: on the stack, 2: placed
+        for root in self.rules:
+            if root not in untyped or root in state:
+                continue
+            stack = [(root, iter(deps[root]))]
+            state[root] = 1
+            while stack:
+                name, it = stack[-1]
+                nxt = next((d for d in it if d not in state), None)
+                if nxt is None:
+                    stack.pop()
+                    state[name] = 2
+                    order.append(name)
+                else:
+                    state[nxt] = 1
+                    stack.append((nxt, iter(deps[nxt])))
+        return order
+
     def var_type(self, name: str) -> PelType:
         if name in self.out.decl_types:
             return self.out.decl_types[name]
@@ -764,7 +872,8 @@ class _Checker:
                     buf = []
                 parsed = self.parse_interp(text[i + 1:end], span, i + 1)
                 if parsed is not None:
-                    self.expr(parsed, env)
+                    self.no_text(self.expr(parsed, env), parsed, "a message value",
+                                 "write the text into the message itself")
                     parts.append(parsed)
                 i = end + 1
                 continue
@@ -814,6 +923,7 @@ class _Checker:
         if not isinstance(target, ast.Name):
             self.error("E0701", "a policy can only assign a parameter or a variable", a.target.span)
             return
+        self.no_text(value_t, a.value, f"policy '{p.name}' action")
         sym = self.symbols.get(target.id)
         if sym is None or sym.kind not in ("param", "var"):
             self.error("E0703", f"policy '{p.name}' assigns undefined variable '{target.id}'", target.span,
@@ -873,6 +983,9 @@ class _Checker:
             if not isinstance(e, ast.Number) or v is None or not float(v).is_integer() or v < (1 if what == "runs"
                                                                                                else 0):
                 self.error("E0100", f"simulate {what} must be a whole number", e.span)
+            elif v > (MAX_RUNS if what == "runs" else SEED_LIMIT - 1):
+                self.error("E0100", f"simulate {what} {v:g} is above PEL's limit of "
+                                    f"{MAX_RUNS if what == 'runs' else SEED_LIMIT - 1}", e.span)
         if sim.horizon is None:
             return
         h = sim.horizon
@@ -882,6 +995,10 @@ class _Checker:
             steps = h.value
         else:
             self.error("E0100", "the simulation horizon must be a duration such as `36mo` or `5y`", h.span)
+            return
+        if not steps <= MAX_STEPS:  # an infinite horizon too
+            self.error("E0502", f"the simulation horizon of {steps:g} steps is above PEL's limit of {MAX_STEPS}",
+                       h.span)
             return
         whole = math.ceil(steps - 1e-9)
         if abs(steps - round(steps)) > 1e-9:
@@ -1061,13 +1178,16 @@ class _Checker:
                 return BOOLEAN
             r = additive(op, a, b, self.step, zero_left=_is_zero(e.left), zero_right=_is_zero(e.right))
             if r.code:
-                self.error(r.code, r.message, e.span)
+                self.error(r.code, r.message, e.span, self.operator_hint(op, a, b, e))
             return BOOLEAN
         if a.kind != "num" or b.kind != "num":
             self.error("E0100", f"`{op}` needs numbers, found {type_text(a)} and {type_text(b)}", e.span)
             return UNKNOWN
         if op in ("+", "-"):
             r = additive(op, a, b, self.step)
+            if r.code:
+                self.error(r.code, r.message, e.span, self.operator_hint(op, a, b, e))
+                return r.type
         elif op == "*":
             r = multiply(a, b, self.step)
         elif op == "/":
@@ -1092,6 +1212,24 @@ class _Checker:
         if r.code:
             self.error(r.code, r.message, e.span)
         return r.type
+
+    def operator_hint(self, op: str, a: PelType, b: PelType, e: ast.Binary) -> str | None:
+        """How to fix `a op b` (`+ -` or a comparison) whose dimensions differ: a flow or rate next to an amount
+        of its kind wants a duration; a plain number next to money wants a currency symbol."""
+        for flow, other, node, other_node in ((a, b, e.left, e.right), (b, a, e.right, e.left)):
+            same_kind = (flow.base, flow.tag, flow.scope) == (other.base, other.tag, other.scope)
+            if flow.te == -1 and other.te == 0 and same_kind:
+                what = "a rate" if flow.base is None else "a flow"
+                if op not in ("+", "-") and _literal_number(other_node) is not None:
+                    return (f"`{_operand_text(node)}` is {what} per {flow.time}: write the bound as one, "
+                            f"`{_operand_text(other_node)} / 1{_unit_suffix(flow.time)}`")
+                return (f"`{_operand_text(node)}` is {what} per {flow.time}: multiply it by a duration to get "
+                        f"{'a plain fraction' if flow.base is None else 'an amount'}, e.g. "
+                        f"`{_operand_text(node)} * 1{_unit_suffix(self.step)}`")
+            if flow.base == "Currency" and flow.te == 0 and other.dimensionless and \
+                    _literal_number(other_node) is not None:
+                return f"write the number as money: `${_operand_text(other_node)}`"
+        return None
 
     def unary(self, e: ast.Unary, env: Env) -> PelType:
         t = self.expr(e.operand, env)
@@ -1209,7 +1347,7 @@ class _Checker:
         if fname in BUILTINS and fname not in env.locals:
             if e.kwargs:
                 self.error("E0100", f"built-in '{fname}' takes positional arguments only", e.kwargs[0].span)
-            return self.builtin(e, fname, args)
+            return self.builtin(e, fname, args, env)
         if fname in STDLIB_MODULE and fname in self.imports:
             self.error("E0600", f"undefined function '{fname}' (module '{self.imports[fname]}' is not shipped)",
                        e.func.span, "PEL 0.1 ships no standard library; define a `func` in the model")
@@ -1245,22 +1383,69 @@ class _Checker:
             self.assign(ptype, t, node, f"argument '{pname}' of '{f.name}'")
         return ret
 
-    def builtin(self, e: ast.Call, fn: str, args: list[PelType]) -> PelType:
-        n = len(args)
-        arity = {"abs": (1, 1), "floor": (1, 1), "ceil": (1, 1), "round": (1, 2), "clamp": (3, 3),
-                 "sqrt": (1, 1), "exp": (1, 1), "log": (1, 2), "ln": (1, 1), "pow": (2, 2), "npv": (2, 2),
-                 "irr": (1, 1), "cumsum": (1, 1), "lag": (2, 2), "percentChange": (1, 1), "sum": (1, 1),
-                 "avg": (1, 1), "mean": (1, 1), "count": (1, 1), "length": (1, 1), "len": (1, 1),
-                 "min": (1, 99), "max": (1, 99)}[fn]
-        if not arity[0] <= n <= arity[1]:
-            self.error("E0100", f"'{fn}' takes {arity[0]}" + (f"-{arity[1]}" if arity[1] != arity[0] else "")
-                       + f" argument(s), {n} given", e.span)
+    def builtin(self, e: ast.Call, fn: str, args: list[PelType], env: Env) -> PelType:
+        kinds = builtin_kinds(fn, len(args))
+        if kinds is None:
+            required, optional = BUILTIN_SIGNATURES[fn]
+            low, high = len(required), len(required) + len(optional)
+            count = "1 or more" if fn in VARIADIC else f"{low}" + (f"-{high}" if high != low else "")
+            self.error("E0100", f"'{fn}' takes {count} argument(s), {len(args)} given", e.span,
+                       f"write {_signature_text(fn)}")
+            return UNKNOWN
+        if fn == "npv" and not self.arg_kind_ok("series", e.args[0], args[0], env) and \
+                self.arg_kind_ok("series", e.args[1], args[1], env):
+            self.error("E0100", "'npv' takes the cash flows first, then the rate", e.span,
+                       f"write {_signature_text(fn)}")
+            return UNKNOWN
+        bad = False
+        for kind, node, t in zip(kinds, e.args, args, strict=True):
+            if not self.arg_kind_ok(kind, node, t, env):
+                self.error("E0100", f"'{fn}' needs {ARG_KIND_TEXT[kind]}, found {self.arg_text(node, t, env)}",
+                           node.span, f"write {_signature_text(fn)}")
+                bad = True
+        if bad:
             return UNKNOWN
         if any(a.unknown for a in args):
             return UNKNOWN if fn not in ("count", "length", "len", "percentChange", "irr") else FRACTION
+        return self.builtin_type(e, fn, args)
+
+    def arg_kind_ok(self, kind: str, node: ast.Expr, t: PelType, env: Env) -> bool:
+        """Whether argument `node` (typed `t`) is of the kind a built-in wants there (see BUILTIN_SIGNATURES)."""
+        if t.unknown:
+            return True
+        if kind == "num":
+            return t.kind == "num"
+        sym = self.symbols.get(node.id) if isinstance(node, ast.Name) and node.id not in env.locals else None
+        if kind == "series":
+            if t.kind == "Array":
+                return t.inner is None or t.inner.unknown or t.inner.kind in ("num", "Boolean")
+            return sym is not None and sym.kind == "var" and t.kind in ("num", "Boolean")
+        if kind == "var":
+            return sym is not None and sym.kind == "var" and t.kind in ("num", "Boolean")
+        return sym is not None and sym.kind in ("var", "param") and t.kind in ("num", "Boolean")  # "tracked"
+
+    def arg_text(self, node: ast.Expr, t: PelType, env: Env) -> str:
+        """What an argument is, for a message: `the parameter 'p' (one value per run)`, `Fraction`, …"""
+        sym = self.symbols.get(node.id) if isinstance(node, ast.Name) and node.id not in env.locals else None
+        if sym is not None and sym.kind == "param" and t.kind != "Array":
+            return f"the parameter '{node.id}' (one value per run)"
+        if isinstance(node, ast.Index) and t.kind == "num":
+            return f"{type_text(t)} (one value of the series)"
+        return type_text(t)
+
+    def builtin_type(self, e: ast.Call, fn: str, args: list[PelType]) -> PelType:
+        """The result type of a built-in whose arguments have the right kinds; dimensions checked here."""
+        n = len(args)
         first = args[0]
         elem = first.inner if first.kind == "Array" and first.inner else first.element()
-        if fn in ("abs", "floor", "ceil", "round", "cumsum", "lag"):
+        if fn in ("abs", "floor", "ceil", "cumsum"):
+            return elem
+        if fn in ("round", "lag"):
+            extra = args[1].element() if n == 2 else FRACTION
+            if not (extra.dimensionless or fn == "lag" and extra.base is None and extra.te == 1):
+                what = "digits" if fn == "round" else "steps (a plain number or a duration)"
+                self.error("E0200", f"'{fn}' needs a number of {what}, found {type_text(extra)}", e.args[1].span)
+                return UNKNOWN
             return elem
         if fn in ("sqrt", "exp", "log", "ln"):
             for t, node in zip(args, e.args, strict=True):
@@ -1286,7 +1471,15 @@ class _Checker:
                 if r.code is None:
                     t = r.type
             return t
-        if fn in ("sum", "avg", "mean", "npv"):
+        if fn == "npv":
+            rate = args[1].element()
+            if not (rate.dimensionless or rate.base is None and rate.te == -1 and not rate.scope):
+                self.error("E0200", f"'npv' needs a discount rate per period (a fraction or a rate), found "
+                           f"{type_text(rate)}", e.args[1].span, "e.g. `npv(cash_flow, 1%)` or "
+                           "`npv(cash_flow, 0.12 / 1y)`")
+                return UNKNOWN
+            return elem
+        if fn in ("sum", "avg", "mean"):
             return elem
         return FRACTION  # count, length, len, irr, percentChange
 
@@ -1393,6 +1586,9 @@ class _Checker:
                 bad("xₘ must be > 0")
             if v["alpha"] is not None and v["alpha"] <= 0:
                 bad("α must be > 0")
+            elif v["xm"] is not None and v["alpha"] is not None and v["xm"] > 0 and \
+                    not math.isfinite(pareto_median(v["xm"], v["alpha"])):
+                bad("α is so small that the median xₘ·2^(1/α) overflows")
 
     def _mixture(self, e: ast.Expr, bound: dict[str, ast.Expr], env: Env, expected: PelType | None) -> DistInfo:
         comps_e, weights_e = bound["components"], bound["weights"]
@@ -1454,6 +1650,30 @@ def _dotted(e: ast.Expr) -> str:
     if isinstance(e, ast.Member):
         return f"{_dotted(e.base)}.{e.attr}"
     return e.id if isinstance(e, ast.Name) else "?"
+
+
+def _operand_text(node: ast.Node) -> str:
+    """A short spelling of an operand for a hint: a name, a number, `x[t]`; `(…)` for anything longer."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Number | ast.Percent | ast.DurationLit):
+        return node.text
+    if isinstance(node, ast.Money):
+        return node.symbol + node.text.lstrip(node.symbol)
+    if isinstance(node, ast.Index) and isinstance(node.base, ast.Name):
+        inner = node.index
+        if isinstance(inner, ast.Name | ast.Number):
+            return f"{node.base.id}[{_operand_text(inner)}]"
+        if isinstance(inner, ast.Binary) and isinstance(inner.left, ast.Name) and isinstance(inner.right, ast.Number):
+            return f"{node.base.id}[{inner.left.id}{inner.op}{inner.right.text}]"
+    return "(…)"
+
+
+def _literal_number(node: ast.Node) -> float | None:
+    """The value of a plain number literal (possibly negated), else None."""
+    while isinstance(node, ast.Unary) and node.op in "+-":
+        node = node.operand
+    return node.value if isinstance(node, ast.Number | ast.Percent) else None
 
 
 def _unit_suffix(unit: str | None) -> str:

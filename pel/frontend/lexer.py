@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import math
 import re
 from operator import itemgetter
 
@@ -58,6 +59,7 @@ DURATION_UNITS: dict[str, str] = {
 CURRENCY_SYMBOLS = "$€£¥"
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'", "r": "\r", "0": "\0"}
 _UNICODE_ESCAPE = re.compile(r"u\{([0-9A-Fa-f]{1,6})\}")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: no character of its own, not UTF-8 text
 
 # Every word's token type (keywords, type names, reserved and contextual words); other words are NAME.
 _WORD_TYPES: dict[str, str] = {
@@ -326,6 +328,10 @@ def _scan(sc: _Scan) -> None:
                     q = 3 if kind == "tq" else 1
                     body = data[start + q:end - q]
                     value = body if "\\" not in body else _decode_string(sc, body, start + q)
+                lone = _SURROGATE.search(data, start, end)
+                if lone is not None:  # only text given as a Python str can hold one (files are decoded UTF-8)
+                    sc.error("E0001", f"invalid character U+{ord(lone.group()):04X} in string (a lone surrogate)",
+                             lone.start(), lone.end())
                 nls = data.count("\n", start, end)
                 end_line, end_ls = line, ls
                 if nls:
@@ -376,7 +382,12 @@ def _decode_string(sc: _Scan, body: str, offset: int) -> str:
         nxt = body[i + 1]
         m = _UNICODE_ESCAPE.match(body, i + 1)
         if m:
-            out.append(chr(min(int(m.group(1), 16), 0x10FFFF)))
+            code = int(m.group(1), 16)
+            if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+                sc.error("E0002", f"'\\{m.group()}' is not a Unicode character", offset + i, offset + m.end(),
+                         "code points are 0..10FFFF, except the surrogates D800..DFFF")
+                code = 0xFFFD
+            out.append(chr(code))
             i = m.end()
         elif nxt in _ESCAPES:
             out.append(_ESCAPES[nxt])
@@ -401,6 +412,9 @@ def _number(sc: _Scan, m: re.Match, start: int, end: int) -> tuple[str, object, 
     if digits[0] in CURRENCY_SYMBOLS:
         symbol, digits = digits[0], digits[1:]
     value = float(digits.replace("_", "")) if "_" in digits else float(digits)
+    if value == math.inf:
+        _bad_number(sc, text, start, "a number is a 64-bit float: at most about 1.8e308")
+        value = 0.0
     if symbol:
         if suffix:
             _bad_number(sc, text, start, "a currency amount takes no suffix")

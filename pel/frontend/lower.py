@@ -10,6 +10,7 @@ from pel.frontend import ast
 from pel.frontend.checker import BUILTINS, SERIES_ARG_BUILTINS, CheckedModel, DistInfo, literal_value
 from pel.frontend.types import LIT_UNITS, PelType, steps_in, type_text, unit_label
 from pel.ir import nodes as ir
+from pel.ir.validate import pareto_median
 
 COMPILER_VERSION = "pel-0.1.0"
 SITE_STRIDE = 1000  # inline draw sites: owner index * SITE_STRIDE + order within the owner
@@ -40,13 +41,14 @@ def type_info(t: PelType, step_unit: str = "Month") -> ir.TypeInfo:
             kind = "Scoped"
     else:
         kind = {"Unknown": "Fraction"}.get(t.kind, t.kind)
+    u = t.inner if t.kind == "Array" and t.inner is not None else t  # an array carries its elements' unit
     return ir.TypeInfo(
         kind=kind,
         display=type_text(t),
-        unit=unit_label(t, step_unit),
-        currency=t.tag if t.base == "Currency" else None,
-        per=t.time if t.te == -1 else t.scope,
-        entity=t.tag if t.base in ("Count", "Capacity") else None,
+        unit=unit_label(u, step_unit),
+        currency=u.tag if u.base == "Currency" else None,
+        per=u.time if u.te == -1 else u.scope,
+        entity=u.tag if u.base in ("Count", "Capacity") else None,
         series=t.series,
     )
 
@@ -194,7 +196,8 @@ class _Lowerer:
         if kind == "Triangular":
             return p["mode"]
         if kind == "Pareto":
-            return p["xm"] * 2 ** (1 / p["alpha"])
+            median = pareto_median(p["xm"], p["alpha"])
+            return median if math.isfinite(median) else None
         return None
 
     # ------------------------------------------------------------------ vars
@@ -203,7 +206,7 @@ class _Lowerer:
         t = self.c.decl_types[name]
         nodes = self.time.rules.get(name, [])
         rules = tuple(self.rule(name, n, _Ctx(owner=index, time_names=_time_names(n))) for n in nodes)
-        series = t.series or any(r.kind != "scalar" for r in rules)
+        series = t.series or any(r.kind not in ("scalar", "once") for r in rules)
         mutable = bool(getattr(sym.node, "mutable", False))
         return ir.Var(name, type_info(t, self.step), rules, series, True, mutable, loc_of(sym.node))
 
@@ -212,6 +215,8 @@ class _Lowerer:
         guard = self.expr(node.guard, ctx) if getattr(node, "guard", None) is not None else None
         pattern = node.index
         loc = loc_of(node)
+        if pattern is None and name in self.time.whole_run:  # computed once, at its step (timecheck)
+            return ir.Rule("once", value, at=self.time.whole_run[name], guard=guard, loc=loc)
         if pattern is None:
             return ir.Rule("scalar", value, guard=guard, loc=loc)
         if pattern.literal is not None:
@@ -225,17 +230,28 @@ class _Lowerer:
         return ir.Rule("shifted", value, shift=pattern.offset, guard=guard, loc=loc)
 
     def mark_time_varying(self, varlist: tuple[ir.Var, ...]) -> tuple[ir.Var, ...]:
+        """Which variables change from step to step: series, policy targets, and what reads t, a series, a draw or
+        one of them. Spread over a worklist of readers, so the cost stays linear however long a chain is."""
         targets = self.c.policy_targets
         varying = {v.name for v in varlist if v.series or v.name in targets}
-        changed = True
-        while changed:
-            changed = False
-            for v in varlist:
-                if v.name in varying:
-                    continue
-                if any(_reads_varying(r.expr, varying, targets) or r.guard is not None for r in v.rules):
-                    varying.add(v.name)
-                    changed = True
+        once = {v.name for v in varlist if any(r.kind == "once" for r in v.rules)}  # one value for the whole run
+        readers: dict[str, list[str]] = {}  # var -> the unindexed variables that read it at the current step
+        for v in varlist:
+            if v.name in varying or v.name in once:
+                continue
+            if any(r.guard is not None or _reads_varying(r.expr, set(), targets) for r in v.rules):
+                varying.add(v.name)
+                continue
+            for r in v.rules:
+                for x in _walk_ir(r.expr):
+                    if isinstance(x, ir.Ref) and x.kind == "var":
+                        readers.setdefault(x.name, []).append(v.name)
+        work = list(varying)
+        while work:
+            for reader in readers.get(work.pop(), ()):
+                if reader not in varying:
+                    varying.add(reader)
+                    work.append(reader)
         return tuple(
             ir.Var(v.name, v.type, v.rules, v.series, v.name in varying, v.mutable, v.loc) for v in varlist
         )
@@ -433,15 +449,20 @@ class _Lowerer:
             condition=condition,
             severity=severity,
             message=tuple(parts),
-            scope=self.scope(decl.scope, clause.condition, ctx),
+            scope=self.scope(decl.scope, (decl.name, k), ctx),
             lookahead=int(self.time.lookahead.get(decl.name, 0)),
             loc=loc_of(clause),
         )
 
-    def scope(self, scope: ast.Scope | None, condition: ast.Expr, ctx: _Ctx) -> ir.Scope:
+    def scope(self, scope: ast.Scope | None, clause: tuple[str, int], ctx: _Ctx) -> ir.Scope:
         if scope is None or scope.kind in ("all", "entity"):
-            step = _literal_step(condition, self.c)
-            return ir.Scope("specific", timestep=step) if step is not None else ir.Scope("all")
+            if clause not in self.time.checked_once:  # reads something at step t: checked at every step
+                return ir.Scope("all")
+            step = self.time.checked_once[clause]  # a whole-run condition: checked once, when it can be known
+            if step is not None:
+                return ir.Scope("specific", timestep=step)
+            last = ir.Binary("==", ir.Ref("t", "time"), ir.Ref("t_max", "horizon"))
+            return ir.Scope("cond", condition=last)
         if scope.kind == "range":
             lo = literal_value(scope.start) if scope.start is not None else 0.0
             hi = literal_value(scope.end) if scope.end is not None else float(self.c.horizon)
@@ -572,28 +593,6 @@ def _reads_varying(e: ir.Expr, varying: set[str], targets: set[str]) -> bool:
         if isinstance(x, ir.Distribution | ir.Changes):
             return True
     return False
-
-
-def _literal_step(cond: ast.Expr, checked: CheckedModel) -> int | None:
-    """The step a condition is pinned to when every series read uses a literal index and `t` is unused."""
-    steps = []
-    for n in cond.walk():
-        if isinstance(n, ast.Name) and n.id in ("t",):
-            return None
-        if isinstance(n, ast.Index) and isinstance(n.base, ast.Name):
-            sym = checked.symbols.get(n.base.id)
-            if sym is not None and sym.kind == "var":
-                v = literal_value(n.index)
-                if v is None:
-                    return None
-                steps.append(int(v))
-        elif isinstance(n, ast.Name):
-            sym = checked.symbols.get(n.id)
-            if sym is not None and sym.kind == "var" and checked.decl_types.get(n.id, PelType("num")).series:
-                bare = not any(isinstance(p, ast.Index) and p.base is n for p in cond.walk())
-                if bare:
-                    return None
-    return max(steps) if steps else None
 
 
 def _trigger_type(e: ast.Expr, checked: CheckedModel) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ply import yacc
 
-from pel.cachedir import cache_dir
+from pel.cachedir import cache_dir, make_private
 from pel.diagnostics import CompileError, Diagnostic, Span
 from pel.fileio import write_atomic
 from pel.frontend import ast
@@ -954,20 +954,22 @@ def _read_tables(path: Path) -> yacc.LRTable | None:
 def _tables() -> tuple[yacc.LRTable, yacc.LRParser, list, list]:
     """The LALR tables, once per process: from PEL's cache folder, else built (~0.5 s) and cached there.
 
-    Nothing is ever written beside the user's files (no parser.out, no parsetab.py)."""
+    Nothing is ever written beside the user's files (no parser.out, no parsetab.py), nor read from a cache folder
+    others could write in."""
     with _Tables.lock:
         if _Tables.table is None:
             path = _table_path()
-            table = _read_tables(path) if path.exists() else None
+            private = make_private(path.parent) is None
+            table = _read_tables(path) if private and path.exists() else None
             if table is None:
                 built = yacc.yacc(module=sys.modules[__name__], debug=False, write_tables=False,
                                   errorlog=yacc.NullLogger())
                 try:
-                    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                    write_atomic(path, _table_json(built))
+                    if private:
+                        write_atomic(path, _table_json(built))
                 except OSError:  # an unwritable cache folder costs time, not correctness
                     pass
-                table = _read_tables(path) or _table_from(built)
+                table = (_read_tables(path) if private else None) or _table_from(built)
             parser = yacc.LRParser(table, p_error)
             _Tables.plan, _Tables.steps = _plan(parser), _steps(parser)
             _Tables.parser, _Tables.table = parser, table

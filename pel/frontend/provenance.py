@@ -20,6 +20,7 @@ import numpy as np
 from pel.diagnostics import DiagnosticBag, Span
 from pel.frontend import ast
 from pel.ir import nodes as ir
+from pel.limits import MAX_CORRELATED
 
 METHODS = ("observed", "fitted", "derived", "expert_estimate", "external_research", "assumption")
 TOLERATED_METHODS = ("benchmark", "interpolated", "calibration")
@@ -318,6 +319,11 @@ class _Collector:
 
     def check_psd(self, result: list[tuple[str, str, float]], chosen: dict[tuple[str, str], _Pair]) -> None:
         names = sorted({n for a, b, _ in result for n in (a, b)}, key=self.param_index.__getitem__)
+        if len(names) > MAX_CORRELATED:  # the matrix is checked and factored whole: cubic in its size
+            last = max(chosen.values(), key=lambda p: (p.span.line, p.span.col))
+            self.bag.error("E0430", f"{len(names)} correlated parameters: PEL's limit is {MAX_CORRELATED}",
+                           last.span, hint="correlate fewer parameters")
+            return
         index = {n: i for i, n in enumerate(names)}
         m = np.eye(len(names))
         for a, b, rho in result:

@@ -233,10 +233,21 @@ def additive(op: str, a: PelType, b: PelType, step_unit: str, *, zero_left: bool
         return OpResult(replace(a, time=time, integral=a.integral and b.integral))
     if op not in ("+", "-") and (zero_left or zero_right):
         return OpResult(b if zero_left else a)
+    if op not in ("+", "-") and _count_vs_number(a, b):
+        return OpResult(a if a.base else b)  # `users > 100`: a bare number reads as a count (§1.5)
     na, nb = step_normalize(a, step_unit) or a, step_normalize(b, step_unit) or b
     if (na is not a or nb is not b) and same_dimension(na, nb):
         return OpResult(na)
     return _mismatch(op, a, b)
+
+
+def _count_vs_number(a: PelType, b: PelType) -> bool:
+    """A plain count/capacity and a dimensionless number, in either order: comparable, as a bare number may be
+    declared a Count<E> or Capacity<R> (LANGUAGE.md §1.5)."""
+    def plain_count(x: PelType) -> bool:
+        return x.base in ("Count", "Capacity") and x.te == 0 and x.scope is None
+
+    return plain_count(a) and b.dimensionless or plain_count(b) and a.dimensionless
 
 
 def _combine_time(a: PelType, b: PelType, te: int, step_unit: str) -> tuple[int, str | None] | None:
@@ -252,13 +263,21 @@ def _combine_time(a: PelType, b: PelType, te: int, step_unit: str) -> tuple[int,
     return None
 
 
+def _scoped_by(x: PelType, y: PelType) -> PelType | None:
+    """x when it is `X per E` and y counts E (`Count<E>`): their product is X (LANGUAGE.md §1.4)."""
+    if x.scope and y.base in ("Count", "Capacity") and entity_key(x.scope) == entity_key(y.tag):
+        return x
+    return None
+
+
 def multiply(a: PelType, b: PelType, step_unit: str) -> OpResult:
     a, b = a.element(), b.element()
     scope = a.scope or b.scope
     if a.base and b.base:
         if a.base == b.base == "Currency":
             return _err("E0202", f"{type_text(a)} * {type_text(b)} is not representable")
-        main = a if a.base == "Currency" else b if b.base == "Currency" else a
+        main = _scoped_by(a, b) or _scoped_by(b, a) or (a if a.base == "Currency" else b if b.base == "Currency"
+                                                          else a)
         other = b if main is a else a
         base, tag = main.base, main.tag
         if main.scope and entity_key(main.scope) == entity_key(other.tag):

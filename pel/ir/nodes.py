@@ -289,6 +289,9 @@ class Rule:
           "general"  — x[t] = e(t)                      (every step not covered by a literal rule)
           "shifted"  — x[t+k] = e(t), k >= 1            (step s >= k, evaluated with t = s - k)
           "scalar"   — unindexed `var x = e` / `x = e`  (evaluated every step)
+          "once"     — a whole-run value (LANGUAGE.md §3): unindexed, reads series only at fixed steps; evaluated
+                       once per path at step `at` (None: the last step of the run), held after it, undefined
+                       (NaN, a read faults) before it; the variable's only rule
     `guard` (formal-semantics `for t > 0`): the rule applies only where guard(t) is true.
     """
 

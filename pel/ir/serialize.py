@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import json
 import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -368,11 +369,20 @@ def _hint_name(hint: Any) -> str:
     return str(hint).replace("pel.ir.nodes.", "")
 
 
+_INT_LIMIT = 2**63  # integers in the IR are 64-bit (steps, sites, seeds): a larger one is not PEL's
+_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: no character, and not UTF-8 text
+
+
 def _decode_float(value: Any, path: str) -> float:
     if isinstance(value, bool):
         raise _DecodeError(path, "expected a number, got a boolean")
-    if isinstance(value, (int, float)):
-        return float(value)
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:
+            raise _DecodeError(path, "number out of range (PEL numbers are 64-bit floats)") from None
+    if isinstance(value, float):
+        return value
     if isinstance(value, dict) and set(value) == {_FLOAT_TAG}:
         spelled = value[_FLOAT_TAG]
         if spelled in ("inf", "-inf", "nan"):
@@ -385,17 +395,59 @@ def _decode_scalar(value: Any, hint: type, path: str) -> Any:
         return _decode_float(value, path)
     if hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
+            if not -_INT_LIMIT <= value < _INT_LIMIT:
+                raise _DecodeError(path, "integer out of range (PEL integers are 64-bit)")
             return value
         raise _DecodeError(path, f"expected an integer, got {_type_name(value)}")
-    if hint is bool or hint is str:
-        if type(value) is hint:
+    if hint is str:
+        if type(value) is str:
+            return _text(value, path)
+        raise _DecodeError(path, f"expected {_hint_name(hint)}, got {_type_name(value)}")
+    if hint is bool:
+        if type(value) is bool:
             return value
         raise _DecodeError(path, f"expected {_hint_name(hint)}, got {_type_name(value)}")
     if hint is dict:
         if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+            _check_plain(value, path)
             return value
         raise _DecodeError(path, f"expected an object with string keys, got {_type_name(value)}")
     raise _DecodeError(path, f"unsupported type {hint!r}")
+
+
+def _text(value: str, path: str) -> str:
+    """A string of the IR, refused when it holds a lone surrogate (JSON's "\\ud800" escapes can make one)."""
+    if _SURROGATE.search(value):
+        raise _DecodeError(path, "a string holds a lone surrogate (\\ud800-\\udfff): not Unicode text")
+    return value
+
+
+def _check_plain(value: dict, path: str) -> None:
+    """Free-form data (the metadata) holds only what every encoding and every output can carry: text without
+    lone surrogates, 64-bit integers, finite numbers. Walked without recursion."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, at = stack.pop()
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if not isinstance(key, str):
+                    raise _DecodeError(at, f"expected string keys, got {_type_name(key)}")
+                _text(key, at)
+                stack.append((inner, f"{at}.{key}"))
+        elif isinstance(item, list):
+            stack.extend((inner, f"{at}[{k}]") for k, inner in enumerate(item))
+        elif isinstance(item, str):
+            _text(item, at)
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int):
+            if not -_INT_LIMIT <= item < _INT_LIMIT:
+                raise _DecodeError(at, "integer out of range (PEL integers are 64-bit)")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise _DecodeError(at, "number out of range (PEL numbers are finite 64-bit floats)")
+        else:
+            raise _DecodeError(at, f"unexpected {_type_name(item)}")
 
 
 def _decode_union(value: Any, args: tuple, path: str) -> Any:
@@ -410,7 +462,7 @@ def _decode_union(value: Any, args: tuple, path: str) -> Any:
     if isinstance(value, bool) and bool in alternatives:
         return value
     if isinstance(value, str) and str in alternatives:
-        return value
+        return _text(value, path)
     if float in alternatives and not isinstance(value, (bool, str)):
         return _decode_float(value, path)
     raise _DecodeError(
@@ -476,6 +528,7 @@ def decode(value: Any, hint: Any, path: str) -> Any:
 
 
 def _ir_error(message: str, file: str) -> IRError:
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")  # names from the file, shown safely
     return IRError(Diagnostic("error", "V000", message, Span(file, 0, 0, 0, 0)))
 
 

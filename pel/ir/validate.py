@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal as Lit
 
 import numpy as np
 
+from pel import limits
 from pel.diagnostics import Diagnostic, IRError, Span
 from pel.ir import nodes as ir
 from pel.ir.affine import Affine, combine
@@ -28,7 +30,7 @@ TIME_UNITS = frozenset("Second Minute Hour Day Week Month Quarter Year".split())
 BINARY_OPS = frozenset("+ - * / % ^ == != < <= > >= && ||".split())
 UNARY_OPS = frozenset({"-", "!"})
 AGGREGATIONS = frozenset({"sum", "avg", "min", "max", "count"})
-RULE_KINDS = frozenset({"initial", "literal", "general", "shifted", "scalar"})
+RULE_KINDS = frozenset({"initial", "literal", "general", "shifted", "scalar", "once"})
 SEVERITIES = frozenset({"fatal", "warning"})
 SCOPE_TYPES = frozenset({"all", "range", "specific", "cond"})
 TRIGGER_TYPES = frozenset({"time", "threshold", "event", "composite"})
@@ -149,15 +151,18 @@ class _Validator:
             )
         if m.time_horizon < 0:
             self.err("V014", "model.time_horizon", f"time_horizon must be >= 0, got {m.time_horizon}")
+        elif m.time_horizon > limits.MAX_STEPS:
+            self.err("V014", "model.time_horizon",
+                     f"time_horizon {m.time_horizon} is above PEL's limit of {limits.MAX_STEPS} steps")
         if not (math.isfinite(m.days_per_month) and m.days_per_month > 0):
             self.err("V000", "model.days_per_month", f"must be a positive number, got {m.days_per_month}")
         sim = m.simulate
         if sim.mode not in (None, "deterministic", "monte_carlo"):
             self.err("V000", "model.simulate.mode", f"unknown mode {sim.mode!r}")
-        if sim.runs is not None and sim.runs < 1:
-            self.err("V000", "model.simulate.runs", f"runs must be >= 1, got {sim.runs}")
-        if sim.seed is not None and sim.seed < 0:
-            self.err("V000", "model.simulate.seed", f"seed must be >= 0, got {sim.seed}")
+        if sim.runs is not None and not 1 <= sim.runs <= limits.MAX_RUNS:
+            self.err("V000", "model.simulate.runs", f"runs must be in 1..{limits.MAX_RUNS}, got {sim.runs}")
+        if sim.seed is not None and not 0 <= sim.seed < limits.SEED_LIMIT:
+            self.err("V000", "model.simulate.seed", f"seed must be in 0..2**63-1, got {sim.seed}")
 
     def check_names(self) -> None:
         seen: dict[str, str] = {}
@@ -210,7 +215,7 @@ class _Validator:
                 self.err("V005", where, f"correlation coefficient {rho} is outside [-1, 1]", loc)
 
     def check_correlations(self) -> None:
-        names: list[str] = []
+        names: dict[str, None] = {}  # the correlated parameters, in order of first mention
         pairs: dict[tuple[str, str], float] = {}
         order = {p.name: i for i, p in enumerate(self.model.params)}
         ok = True
@@ -236,11 +241,12 @@ class _Validator:
                 self.err("V004", path, f"conflicting coefficients for ({a!r}, {b!r}): {pairs[key]} and {rho}")
                 ok = False
             pairs[key] = rho
-            for n in (a, b):
-                if n not in names:
-                    names.append(n)
-        if ok and pairs:
-            self.check_psd(names, pairs)
+            names.update(dict.fromkeys((a, b)))
+        if len(names) > limits.MAX_CORRELATED:
+            self.err("V004", "model.correlations", f"{len(names)} correlated parameters: PEL's limit is "
+                     f"{limits.MAX_CORRELATED} (the matrix is checked and factored whole)")
+        elif ok and pairs:
+            self.check_psd(list(names), pairs)
 
     def check_psd(self, names: list[str], pairs: dict[tuple[str, str], float]) -> None:
         index = {n: i for i, n in enumerate(names)}
@@ -262,7 +268,7 @@ class _Validator:
         self.edges.setdefault(v.name, set())
         if not v.rules:
             self.err("V000", f"{path}.rules", f"var {v.name!r} has no defining rule", v.loc)
-        unguarded = [r for r in v.rules if r.kind in ("general", "shifted", "scalar") and r.guard is None]
+        unguarded = [r for r in v.rules if r.kind in ("general", "shifted", "scalar", "once") and r.guard is None]
         if len(unguarded) > 1:
             self.err(
                 "V000",
@@ -309,6 +315,12 @@ class _Validator:
                 self.err("V000", f"{path}.at", f"var {v.name!r} is defined twice at step {at}", rule.loc)
             at_seen.add(at)
             return _Ctx("rule", owner=v.name, absolute=at)
+        if rule.kind == "once":  # a whole-run value: computed once, at step `at` (None: the last step)
+            if len(v.rules) != 1 or rule.guard is not None:
+                self.err("V000", path, f"var {v.name!r}: a once rule is the variable's only rule, unguarded", rule.loc)
+            if rule.at is not None and not 0 <= rule.at <= self.horizon:
+                self.err("V014", f"{path}.at", f"step {rule.at} is outside 0..{self.horizon}", rule.loc)
+            return _Ctx("rule", owner=v.name, absolute=self.horizon if rule.at is None else rule.at)
         if rule.at is not None:
             self.err("V000", f"{path}.at", f"a {rule.kind} rule has no 'at' (got {rule.at})", rule.loc)
         if rule.kind == "shifted" and rule.shift < 1:
@@ -325,13 +337,21 @@ class _Validator:
         rule = unguarded[0]
         if rule.kind != "shifted":
             return
-        missing = [s for s in range(min(rule.shift, self.horizon + 1)) if s not in at_seen]
-        if missing:
+        needed = min(rule.shift, self.horizon + 1)  # steps 0..needed-1 need a literal rule each
+        given = sum(1 for s in at_seen if 0 <= s < needed)
+        if given < needed:
+            missing = []  # the first few, found in at most len(at_seen) + 5 steps
+            s = 0
+            while len(missing) < 5 and s < needed:
+                if s not in at_seen:
+                    missing.append(str(s))
+                s += 1
+            more = needed - given - len(missing)
             self.err(
                 "V000",
                 f"{path}.rules",
                 f"var {v.name!r} has no value at step(s) "
-                f"{', '.join(map(str, missing))}: the recurrence needs initial values",
+                f"{', '.join(missing)}{f' and {more} more' if more > 0 else ''}: the recurrence needs initial values",
                 rule.loc,
             )
 
@@ -341,7 +361,7 @@ class _Validator:
         if sorted(order) != sorted(names):
             extra = sorted(set(order) - set(names))
             missing = sorted(set(names) - set(order))
-            dup = sorted({n for n in order if order.count(n) > 1})
+            dup = sorted(n for n, count in Counter(order).items() if count > 1)
             detail = "; ".join(
                 s
                 for s in (
@@ -509,17 +529,23 @@ class _Validator:
 
     # -- statements -----------------------------------------------------------------------------
 
-    def stmts(self, body: tuple[ir.Stmt, ...], ctx: _Ctx, path: str, *, in_func: bool) -> _Ctx:
-        for j, s in enumerate(body):
-            ctx = self.stmt(s, ctx, f"{path}[{j}]", in_func=in_func)
-        return ctx
+    def stmts(self, body: tuple[ir.Stmt, ...], ctx: _Ctx, path: str, *, in_func: bool) -> None:
+        """A block: a `let` binds its local for the rest of the block. Bindings change `ctx.locals` in place
+        and are undone when the block ends (no copy of the scope per statement: linear in the body)."""
+        undo: list[tuple[str, object]] = []
+        try:
+            for j, s in enumerate(body):
+                if isinstance(s, ir.Let) and in_func:
+                    self.expr(s.value, ctx, f"{path}[{j}].value")
+                    undo.append((s.name, ctx.locals.get(s.name, _UNBOUND)))
+                    ctx.locals[s.name] = None
+                else:
+                    self.stmt(s, ctx, f"{path}[{j}]", in_func=in_func)
+        finally:
+            for name, old in reversed(undo):
+                _restore(ctx.locals, name, old)
 
-    def stmt(self, s: ir.Stmt, ctx: _Ctx, path: str, *, in_func: bool) -> _Ctx:
-        if isinstance(s, ir.Let) and in_func:
-            self.expr(s.value, ctx, f"{path}.value")
-            return _Ctx(
-                ctx.mode, ctx.owner, ctx.shift, ctx.absolute, ctx.lookahead, {**ctx.locals, s.name: None}
-            )
+    def stmt(self, s: ir.Stmt, ctx: _Ctx, path: str, *, in_func: bool) -> None:
         if isinstance(s, ir.If):
             self.expr(s.condition, ctx, f"{path}.condition")
             self.stmts(s.then, ctx, f"{path}.then", in_func=in_func)
@@ -527,10 +553,12 @@ class _Validator:
         elif isinstance(s, ir.For) and in_func:
             self.expr(s.start, ctx, f"{path}.start")
             self.expr(s.end, ctx, f"{path}.end")
-            inner = _Ctx(
-                ctx.mode, ctx.owner, ctx.shift, ctx.absolute, ctx.lookahead, {**ctx.locals, s.var: None}
-            )
-            self.stmts(s.body, inner, f"{path}.body", in_func=in_func)
+            old = ctx.locals.get(s.var, _UNBOUND)
+            ctx.locals[s.var] = None
+            try:
+                self.stmts(s.body, ctx, f"{path}.body", in_func=in_func)
+            finally:
+                _restore(ctx.locals, s.var, old)
         elif isinstance(s, ir.Return) and in_func:
             self.expr(s.value, ctx, f"{path}.value")
         elif isinstance(s, ir.Action) and not in_func:
@@ -541,7 +569,6 @@ class _Validator:
         else:
             where = "a function body" if in_func else "a policy"
             self.err("V000", path, f"{type(s).__name__} is not allowed in {where}", s.loc)
-        return ctx
 
     def action(self, a: ir.Action, ctx: _Ctx, path: str) -> None:
         if a.action_type not in ACTION_TYPES:
@@ -590,7 +617,8 @@ class _Validator:
         if form is not None and form[0] is None:
             step = form[1]
             if not 0 <= step <= self.horizon:
-                self.err("V014", f"{path}.index", f"step {step} is outside 0..{self.horizon}", e.loc)
+                shown = step if abs(step) < 10**15 else f"{float(step):.6g}"  # not a 300-digit integer
+                self.err("V014", f"{path}.index", f"step {shown} is outside 0..{self.horizon}", e.loc)
         offsets = self.relative(form, ctx)
         if offsets is not None:
             self.read_var(e.name, offsets, ctx, path, e.loc)
@@ -655,10 +683,14 @@ class _Validator:
         # An unknown start (a constant bound in a per-step rule) reaches back: only the end decides whether
         # the range covers the current step. An unknown end is a whole-run aggregate: no same-step edge.
         span = None if hi is None else (_FAR_PAST if lo is None else lo[0], hi[1])
-        inner = _Ctx(ctx.mode, ctx.owner, ctx.shift, ctx.absolute, ctx.lookahead, {**ctx.locals, e.var: span})
-        self.expr(e.body, inner, f"{path}.body")
-        if e.filter is not None:
-            self.expr(e.filter, inner, f"{path}.filter")
+        old = ctx.locals.get(e.var, _UNBOUND)
+        ctx.locals[e.var] = span  # bound in place for the body and the filter (no copy of the scope)
+        try:
+            self.expr(e.body, ctx, f"{path}.body")
+            if e.filter is not None:
+                self.expr(e.filter, ctx, f"{path}.filter")
+        finally:
+            _restore(ctx.locals, e.var, old)
 
     def expr_Distribution(self, e: ir.Distribution, ctx: _Ctx, path: str) -> None:
         self.distribution(e, ctx, path, top=False)
@@ -775,6 +807,17 @@ class _Validator:
 # ---------------------------------------------------------------------------------------------
 
 
+_UNBOUND = object()  # a local that was not bound before a binding (see _restore)
+
+
+def _restore(scope: dict, name: str, old: object) -> None:
+    """Undo one binding of `name` in `scope`: back to `old`, or unbound."""
+    if old is _UNBOUND:
+        scope.pop(name, None)
+    else:
+        scope[name] = old
+
+
 def _cycles(nodes: Mapping[str, object], edges: Mapping[str, set[str]]) -> list[tuple[str, list[str]]]:
     """The back edges of a depth-first walk over `nodes` (sorted successors) as (node left, cycle closed); the
     walk keeps its own stack, so a chain of thousands of names is no deeper for Python than one of two."""
@@ -853,6 +896,14 @@ def _const(e: ir.Expr) -> float | None:
 _ARITH4 = frozenset(("+", "-", "*", "/"))
 
 
+def pareto_median(xm: float, alpha: float) -> float:
+    """The median xm * 2^(1/alpha) of Pareto(xm, alpha), its central value; inf where that overflows."""
+    try:
+        return xm * 2.0 ** (1.0 / alpha)
+    except (OverflowError, ZeroDivisionError):
+        return math.inf
+
+
 def _dist_problems(kind: str, v: dict[str, float | None]) -> list[str]:
     """Violated parameter conditions of a distribution whose parameters are constants (V007)."""
     out: list[str] = []
@@ -869,6 +920,10 @@ def _dist_problems(kind: str, v: dict[str, float | None]) -> list[str]:
     elif kind == "Pareto":
         positive("xm")
         positive("alpha")
+        xm, alpha = v.get("xm"), v.get("alpha")
+        if xm is not None and alpha is not None and xm > 0 and alpha > 0 and math.isfinite(xm) and \
+                not math.isfinite(pareto_median(xm, alpha)):
+            out.append(f"the median xm * 2^(1/alpha) overflows (xm={xm}, alpha={alpha}): alpha is too small")
     elif kind == "Uniform":
         low, high = v.get("low"), v.get("high")
         if low is not None and high is not None and not low < high:

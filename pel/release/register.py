@@ -7,21 +7,24 @@ import json
 from typing import Any
 
 from pel.ir import nodes as ir
+from pel.overrides import param_value
 from pel.release.common import Loaded, extra_field
 
 COLUMNS = ("Parameter", "Type", "Value", "Source", "Method", "Confidence", "Freshness", "Validated", "Owner",
            "Notes")
 
 
-def entry(p: ir.Param) -> dict[str, Any]:
-    """One register row: the spec's fields plus `central` (the deterministic value, step units) and `validated`."""
+def entry(p: ir.Param, model: ir.Model) -> dict[str, Any]:
+    """One register row: the spec's fields plus `unit`, `central` (the deterministic value, in the declared unit)
+    and `validated`."""
     prov = p.provenance
     return {
         "name": p.name,
         "type": p.type.display,
+        "unit": p.type.unit,
         "value": None if p.distribution is not None else p.value_text,
         "distribution": p.value_text if p.distribution is not None else None,
-        "central": p.central,
+        "central": param_value(p, p.central, model),
         "source": prov.source,
         "method": prov.method,
         "confidence": prov.confidence,
@@ -53,7 +56,7 @@ def register(loaded: Loaded, generated_at: str | None = None) -> dict[str, Any]:
         "model_hash": meta.get("model_hash"),
         "assumption_hash": meta.get("assumption_hash"),
         "generated_at": generated_at or dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-        "assumptions": [entry(p) for p in loaded.model.params],
+        "assumptions": [entry(p, loaded.model) for p in loaded.model.params],
         "assumption_completeness_score": completeness(loaded.model),
     }
 
@@ -84,7 +87,7 @@ def markdown(loaded: Loaded) -> str:
         "|" + "|".join("---" for _ in COLUMNS) + "|",
     ]
     for p in model.params:
-        e = entry(p)
+        e = entry(p, model)
         value = e["distribution"] or e["value"]
         row = (f"`{p.name}`", e["type"], value, e["source"], e["method"], e["confidence"], e["freshness"],
                e["validated"], e["owner"], e["notes"])

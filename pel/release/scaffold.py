@@ -15,17 +15,14 @@ class InitError(PelError):
     phase = "init"
 
 
-def _requirement() -> str:
-    """The pip requirement for the PEL that is running (its distribution name and version)."""
-    from importlib import metadata
+DISTRIBUTION = "pel-lang"  # what pip installs (`pip install pel-lang`): the package `pel` and the command `pel`
 
+
+def _requirement() -> str:
+    """The pip requirement for the PEL that is running: its distribution and version (`pel-lang==0.1.0`)."""
     from pel import __version__
 
-    try:
-        name = metadata.metadata("pel")["Name"] or "pel"
-    except metadata.PackageNotFoundError:
-        name = "pel"
-    return f"{name}=={__version__}"
+    return f"{DISTRIBUTION}=={__version__}"
 
 
 def files(today: dt.date) -> dict[str, str]:

@@ -216,7 +216,8 @@ on:
     branches: [main]
 
 env:
-  # The pip requirement that installs PEL (a version pin, a git URL or a wheel path).
+  # The pip requirement that installs PEL: the distribution `pel-lang` at the version that wrote this file
+  # (or a git URL or a wheel path); it provides the `pel` command.
   PEL_REQUIREMENT: "{requirement}"
 
 jobs:

@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import logging
 import math
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -22,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from pel import __version__, overrides
 from pel.diagnostics import PelError, RunError
 from pel.ir import nodes as ir
-from pel.model import Model
+from pel.model import Model, RunSettings
 from pel.server import logs
 from pel.server.config import ServerConfig
 from pel.server.metrics import Metrics
@@ -38,6 +39,7 @@ from pel.server.schemas import (
     ModelSummary,
     ParamInfo,
     Provenance,
+    RunDefaults,
     RunRequest,
 )
 
@@ -55,9 +57,21 @@ class ApiError(Exception):
         self.status, self.code, self.detail, self.field, self.headers = status, code, detail, field, headers
 
 
+# An absolute path's folders (`/srv/models/` in `/srv/models/x.pel:3:1`), not preceded by a word character
+# (so `0.1/1mo`, `USD/Month` and `$120/1mo` stay as they are).
+_ABS_DIRS = re.compile(r"(?<![\w.~:/\\-])/(?:[^\s/'\"`:;,()\[\]{}<>]+/)+(?=[^\s/])")
+
+
+def public_text(text: str) -> str:
+    """`text` without the server's folders: an absolute path keeps only its file name (`revenue.pel:3:1`)."""
+    return _ABS_DIRS.sub("", text)
+
+
 def _error_response(status: int, code: str, detail: str, field: str | None = None,
                     headers: dict[str, str] | None = None, errors: list | None = None) -> JSONResponse:
-    body = ErrorBody(detail=detail, code=code, field=field, errors=errors)
+    if errors is not None:
+        errors = [{**e, "message": public_text(str(e.get("message", "")))} for e in errors]
+    body = ErrorBody(detail=public_text(detail), code=code, field=field, errors=errors)
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
 
 
@@ -93,10 +107,12 @@ def _json_float(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-def _param_info(p: ir.Param) -> ParamInfo:
+def _param_info(p: ir.Param, m: ir.Model) -> ParamInfo:
     prov = p.provenance
+    central = overrides.param_value(p, p.central, m)
     return ParamInfo(
-        name=p.name, type=p.type.display, unit=p.type.unit, default=p.value_text, central=_json_float(p.central),
+        name=p.name, type=p.type.display, unit=p.type.unit, default=p.value_text,
+        central=_json_float(central if isinstance(central, float) else None),
         distribution=p.distribution.distribution_type if p.distribution is not None else None,
         provenance=Provenance(source=prov.source, method=prov.method, confidence=_json_float(prov.confidence),
                               freshness=prov.freshness, owner=prov.owner, notes=prov.notes),
@@ -105,16 +121,23 @@ def _param_info(p: ir.Param) -> ParamInfo:
 
 def _summary(entry: Entry, model: Model) -> dict[str, Any]:
     return {"name": entry.name, "model_name": model.name, "hash": model.hash, "file": entry.path.name,
-            "format": entry.format, "parameters": [_param_info(p) for p in model.parameters]}
+            "format": entry.format,
+            "parameters": [_param_info(p, model.program.model) for p in model.parameters]}
 
 
 def _detail(entry: Entry, model: Model) -> ModelDetail:
     m = model.program.model
     outputs = [o.name for o in m.outputs] or [v.name for v in m.vars]
+    try:
+        used = model.settings()
+        defaults = RunDefaults(mode=used.mode, seed=used.seed, runs=used.runs, steps=used.steps)
+    except RunError:  # a `simulate` setting no run accepts (a run request says why)
+        defaults = None
     return ModelDetail(
         **_summary(entry, model), time_unit=m.time_unit, time_horizon=m.time_horizon, default_runs=m.simulate.runs,
+        run_defaults=defaults,
         outputs=outputs, constraints=[ConstraintInfo(name=c.name, severity=c.severity) for c in m.constraints],
-        warnings=[d.header() for d in model.warnings], shadowed=entry.shadowed,
+        warnings=[public_text(d.header()) for d in model.warnings], shadowed=entry.shadowed,
     )
 
 
@@ -139,7 +162,10 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
 
     def refresh() -> None:
         registry.refresh()
-        metrics.models.set(sum(1 for e in registry.entries() if e.model is not None))
+        served = [e for e in registry.entries() if e.model is not None]
+        for e in served:
+            metrics.serve(e.name, e.model)
+        metrics.models.set(len(served))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -246,7 +272,7 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
         for entry in registry.entries():
             if entry.model is None:
                 errors.append(LoadError(name=entry.name, file=entry.path.name, code=entry.error_code,
-                                        error=entry.error or ""))
+                                        error=public_text(entry.error or "")))
             else:
                 models.append(ModelSummary(**_summary(entry, entry.model)))
         return ModelList(models=models, errors=errors)
@@ -264,20 +290,27 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
                          **_responses(401, 404, 409, 422, 500, 503)})
     async def run_model(name: str, request: Request, body: Annotated[RunRequest | None, Body()] = None) -> Response:
         """Run a model: {mode, seed, steps, runs, params}; answers the results JSON of `pel run`."""
-        deadline = time.monotonic() + config.timeout_s
+        arrived = time.monotonic()  # executions are timed from here, as the deadline is
+        deadline = arrived + config.timeout_s
         entry, model = lookup(name)
         req = body or RunRequest()
-        _check_request(model, req, config)
+        used = _check_request(model, req, config)
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
         await wait_compiled(entry, deadline)
-        return await _execute(entry, model, req, request_id, config, runner, metrics, deadline)
+        return await _execute(entry, model, req, used, request_id, config, runner, metrics, arrived, deadline)
 
     return app
 
 
-def _check_request(model: Model, req: RunRequest, config: ServerConfig) -> None:
-    """Overrides (names, units) and size caps, each refused with a 422 naming its field."""
+def _check_request(model: Model, req: RunRequest, config: ServerConfig) -> RunSettings:
+    """Overrides (names, units) and size caps, each refused with a 422 naming its field; the settings the run
+    will use (the request's, else the model's `simulate` directive, else PEL's defaults)."""
     program = model.program
+    try:
+        used = model.settings(req.mode, seed=req.seed, runs=req.runs, steps=req.steps)
+    except RunError as exc:
+        d = exc.diagnostics[0]
+        raise ApiError(422, d.code, d.message + (f" ({d.hint})" if d.hint else "")) from None
     for pname, value in req.params.items():
         try:
             overrides.resolve(program, {pname: value})
@@ -287,9 +320,8 @@ def _check_request(model: Model, req: RunRequest, config: ServerConfig) -> None:
             if d.hint:
                 message += f" ({d.hint})"
             raise ApiError(422, d.code, message, f"params.{pname}") from None
-    steps = program.model.time_horizon if req.steps is None else req.steps
-    if req.mode == "monte_carlo":
-        runs = req.runs if req.runs is not None else (program.model.simulate.runs or 1000)
+    steps, runs = used.steps, used.runs
+    if used.mode == "monte_carlo":
         if runs > config.max_runs:
             raise ApiError(422, "E0011", f"runs: {runs} is more than this server allows ({config.max_runs})", "runs")
         work = runs * (steps + 1)
@@ -299,23 +331,24 @@ def _check_request(model: Model, req: RunRequest, config: ServerConfig) -> None:
                            "runs" if req.runs is not None or req.steps is None else "steps")
     elif steps + 1 > config.max_path_steps:
         raise ApiError(422, "E0011", f"steps: {steps} is more than this server allows", "steps")
+    return used
 
 
-async def _execute(entry: Entry, model: Model, req: RunRequest, request_id: str, config: ServerConfig,
-                   runner: Runner, metrics: Metrics, deadline: float) -> Response:
-    labels = {"model": entry.name, "mode": req.mode}
-    start = time.perf_counter()
+async def _execute(entry: Entry, model: Model, req: RunRequest, used: RunSettings, request_id: str,
+                   config: ServerConfig, runner: Runner, metrics: Metrics, start: float, deadline: float) -> Response:
+    """Run the request; count and log the execution whatever its outcome, timed from `start` (the request's
+    arrival, on the clock of its deadline: a run cancelled at the deadline counts as long as the deadline)."""
 
     def job(progress: Any) -> Any:
         return model.run(req.mode, runs=req.runs, seed=req.seed, steps=req.steps, params=dict(req.params),
                          threads=1, progress=progress)
 
     def failed(status: str, reason: str, code: str) -> float:
-        elapsed = time.perf_counter() - start
-        metrics.executions.labels(**labels, status=status).inc()
-        metrics.failures.labels(**labels, reason=reason).inc()
-        logs.log_execution(model=entry.name, model_hash=model.hash, mode=req.mode, seed=req.seed, runs=req.runs,
-                           steps=req.steps, duration_sec=elapsed, status=status, warnings=0, violations=0,
+        elapsed = time.monotonic() - start
+        metrics.executed(entry.name, used.mode, status, elapsed, reason)
+        logs.log_execution(model=entry.name, model_hash=model.hash, mode=used.mode, seed=used.seed,
+                           runs=used.runs if used.mode == "monte_carlo" else None, steps=used.steps,
+                           duration_sec=elapsed, status=status, warnings=0, violations=0,
                            code=code, request_id=request_id)
         return elapsed
 
@@ -345,21 +378,16 @@ async def _execute(entry: Entry, model: Model, req: RunRequest, request_id: str,
         raise
     finally:
         metrics.in_flight.dec()
-    elapsed = time.perf_counter() - start
-    metrics.duration.labels(**labels).observe(elapsed)
-    metrics.executions.labels(**labels, status=result.status).inc()
-    if not result.ok:  # answered with the results, but not every path completed: a failure for alerting
-        metrics.failures.labels(**labels, reason=result.status).inc()
-    seen = set()
-    for v in [*result.warnings, *result.violations]:
-        key = (str(v.get("constraint")), str(v.get("severity")))
-        if key not in seen:
-            seen.add(key)
-            metrics.violations.labels(**labels, constraint=key[0], severity=key[1]).inc()
-        logs.log_violation(model=entry.name, model_hash=model.hash, mode=req.mode, seed=req.seed, entry=v,
-                           request_id=request_id)
-    logs.log_execution(model=entry.name, model_hash=model.hash, mode=req.mode, seed=req.seed, runs=result.runs
-                       if req.mode == "monte_carlo" else None, steps=result.steps, duration_sec=elapsed,
+    elapsed = time.monotonic() - start
+    # a result whose paths did not all complete is answered, and counted as a failure for alerting
+    metrics.executed(entry.name, used.mode, result.status, elapsed, None if result.ok else result.status)
+    violated = [*result.violations, *result.warnings]
+    for constraint, severity in dict.fromkeys((str(v.get("constraint")), str(v.get("severity"))) for v in violated):
+        metrics.violated(entry.name, used.mode, constraint, severity)
+    logs.log_violations(model=entry.name, model_hash=model.hash, mode=used.mode, seed=used.seed, entries=violated,
+                        request_id=request_id)
+    logs.log_execution(model=entry.name, model_hash=model.hash, mode=used.mode, seed=used.seed, runs=result.runs
+                       if used.mode == "monte_carlo" else None, steps=result.steps, duration_sec=elapsed,
                        status=result.status, warnings=len(result.warnings), violations=len(result.violations),
                        request_id=request_id)
     return Response(result.to_json(), media_type="application/json", headers={"X-Request-Id": request_id})

@@ -42,7 +42,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from pel.server.app import create_app
     except ImportError as exc:
         raise ServeError(simple("E0010", f"`pel serve` needs its optional dependencies ({exc.name} is missing)",
-                                hint="pip install 'pel[serve]'")) from None
+                                hint="pip install 'pel-lang[serve]'")) from None
     from pel.server import logs
     from pel.server.config import ServerConfig
 

@@ -1,4 +1,4 @@
-"""Structured logs: one JSON line per execution and one per constraint violation (the tutorial's fields)."""
+"""Structured logs: one JSON line per execution and one per violated constraint of it (the tutorial's fields)."""
 
 from __future__ import annotations
 
@@ -31,21 +31,46 @@ def log_execution(*, model: str, model_hash: str, mode: str, seed: int, runs: in
     exec_log.info(json.dumps(entry, allow_nan=False))
 
 
-def log_violation(*, model: str, model_hash: str, mode: str, seed: int, entry: dict,
-                  request_id: str | None = None) -> None:
-    """One line per constraint violation entry of a result (a warning or a fatal one)."""
-    line: dict[str, Any] = {
-        "timestamp": _now(), "event": "constraint_violation", "model": model, "model_hash": model_hash,
-        "mode": mode, "seed": seed, "constraint": entry.get("constraint"), "severity": entry.get("severity"),
-        "message": entry.get("message"),
-    }
-    for key in ("t", "count", "rate"):
-        if key in entry:
-            line[key] = entry[key]
-    if request_id is not None:
-        line["request_id"] = request_id
-    exec_log.log(logging.WARNING if entry.get("severity") == "warning" else logging.ERROR,
-                 json.dumps(line, allow_nan=False, default=str))
+def constraint_summaries(entries: list[dict]) -> list[dict[str, Any]]:
+    """The violation entries of one result folded into one summary per constraint, in order of first violation.
+
+    A deterministic result has one entry per violated step: the summary counts them (`count`, steps) and
+    names the first and last (`first_t`, `last_t`, the message of the first). A Monte Carlo result already has
+    one entry per constraint: `count` is the paths in which it was violated, `rate` their share, `first_t` and
+    `last_t` the earliest and latest step at which a path first violated it."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for e in entries:
+        groups.setdefault((str(e.get("constraint")), str(e.get("severity"))), []).append(e)
+    out = []
+    for (constraint, severity), items in groups.items():
+        line: dict[str, Any] = {"constraint": constraint, "severity": severity}
+        steps = [e for e in items if isinstance(e.get("t"), int)]
+        if steps:
+            first = min(steps, key=lambda e: e["t"])
+            line.update(count=len(steps), first_t=first["t"], last_t=max(e["t"] for e in steps),
+                        message=first.get("message"))
+        else:  # Monte Carlo: one entry per constraint (summed, should there ever be more)
+            first_t = [e["first_violation_t"] for e in items if isinstance(e.get("first_violation_t"), dict)]
+            line.update(count=sum(int(e.get("count", 0)) for e in items),
+                        rate=sum(float(e.get("rate", 0.0)) for e in items),
+                        first_t=min((f["min"] for f in first_t), default=None),
+                        last_t=max((f["max"] for f in first_t), default=None),
+                        message=items[0].get("message"))
+        out.append(line)
+    return out
+
+
+def log_violations(*, model: str, model_hash: str, mode: str, seed: int, entries: list[dict],
+                   request_id: str | None = None) -> None:
+    """One line per violated constraint of an execution (a warning or a fatal one), however many steps or
+    paths violated it: its count and its first and last step."""
+    for summary in constraint_summaries(entries):
+        line: dict[str, Any] = {"timestamp": _now(), "event": "constraint_violation", "model": model,
+                                "model_hash": model_hash, "mode": mode, "seed": seed, **summary}
+        if request_id is not None:
+            line["request_id"] = request_id
+        level = logging.WARNING if summary["severity"] == "warning" else logging.ERROR
+        exec_log.log(level, json.dumps(line, allow_nan=False, default=str))
 
 
 def configure(level: str = "info") -> None:

@@ -1,11 +1,37 @@
-"""Prometheus metrics of the server, named as the tutorial's alert rules expect (`pel_execution_*`)."""
+"""Prometheus metrics of the server, named and labelled so that the tutorial's alert rules fire as they read.
+
+- `pel_execution_duration_seconds` is a gauge (the last execution's wall time per model and mode), so the
+  tutorial's `pel_execution_duration_seconds > 30` compares a real series; the distribution of durations is
+  the histogram `pel_execution_seconds` (`_bucket`, `_sum`, `_count`).
+- Every counter of a served model exists at 0 from the moment the model is loaded (`Metrics.serve`), so
+  `rate()` sees the first execution, failure or violation.
+- No PEL label is named like a label that alert rules set (`severity`): a constraint's declared severity
+  is `constraint_severity`.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+if TYPE_CHECKING:
+    from pel.model import Model
+
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+# The outcomes an execution of each mode can have: `status` of pel_executions_total, and the `reason` of
+# pel_execution_failures_total (a status that is not success, or the kind of error that ended the run).
+STATUSES = {
+    "deterministic": ("success", "constraint_violation", "error", "timeout"),
+    "monte_carlo": ("success", "partial", "failed", "error", "timeout"),
+}
+FAILURE_REASONS = {
+    "deterministic": ("constraint_violation", "run_error", "timeout", "internal_error"),
+    "monte_carlo": ("partial", "failed", "run_error", "timeout", "internal_error"),
+}
+REJECT_REASONS = ("busy", "compiling")
 
 
 class Metrics:
@@ -16,8 +42,12 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.duration = Histogram("pel_execution_duration_seconds", "Wall time of a model execution",
-                                  ["model", "mode"], buckets=BUCKETS, registry=r)
+        self.duration = Gauge("pel_execution_duration_seconds",
+                              "Wall time of the last execution of the model in this mode (request arrival to "
+                              "answer, whatever the outcome; a cancelled run counts up to its deadline)",
+                              ["model", "mode"], registry=r)
+        self.durations = Histogram("pel_execution_seconds", "Wall time of model executions, whatever the outcome",
+                                   ["model", "mode"], buckets=BUCKETS, registry=r)
         self.executions = Counter("pel_executions_total", "Model executions, by outcome",
                                   ["model", "mode", "status"], registry=r)
         self.failures = Counter("pel_execution_failures_total",
@@ -26,13 +56,43 @@ class Metrics:
                                 ["model", "mode", "reason"], registry=r)
         self.violations = Counter("pel_constraint_violations_total",
                                   "Executions in which a constraint was violated (once per constraint per execution)",
-                                  ["model", "mode", "constraint", "severity"], registry=r)
+                                  ["model", "mode", "constraint", "constraint_severity"], registry=r)
         self.in_flight = Gauge("pel_executions_in_flight", "Executions running or waiting for a slot", registry=r)
         self.rejected = Counter("pel_requests_rejected_total", "Run requests refused before running",
                                 ["reason"], registry=r)
         self.models = Gauge("pel_models_loaded", "Models served (loaded without error)", registry=r)
         self.compiling = Gauge("pel_models_compiling", "Models whose kernel compile is queued or under way",
                                registry=r)
+        for reason in REJECT_REASONS:
+            self.rejected.labels(reason=reason)
+        self._served: set[tuple[str, str]] = set()  # (URL name, model hash) whose series exist
+
+    def serve(self, name: str, model: Model) -> None:
+        """Create every counter series of a served model at 0: per mode each status, failure reason, constraint."""
+        if (name, model.hash) in self._served:
+            return
+        self._served.add((name, model.hash))
+        constraints = [(c.name, c.severity) for c in model.program.model.constraints]
+        for mode, statuses in STATUSES.items():
+            self.durations.labels(model=name, mode=mode)
+            for status in statuses:
+                self.executions.labels(model=name, mode=mode, status=status)
+            for reason in FAILURE_REASONS[mode]:
+                self.failures.labels(model=name, mode=mode, reason=reason)
+            for constraint, severity in constraints:
+                self.violations.labels(model=name, mode=mode, constraint=constraint, constraint_severity=severity)
+
+    def executed(self, name: str, mode: str, status: str, seconds: float, reason: str | None = None) -> None:
+        """Count one execution: its status, its duration (gauge and histogram), and its failure reason if any."""
+        self.duration.labels(model=name, mode=mode).set(seconds)
+        self.durations.labels(model=name, mode=mode).observe(seconds)
+        self.executions.labels(model=name, mode=mode, status=status).inc()
+        if reason is not None:
+            self.failures.labels(model=name, mode=mode, reason=reason).inc()
+
+    def violated(self, name: str, mode: str, constraint: str, severity: str) -> None:
+        """Count one execution in which `constraint` was violated."""
+        self.violations.labels(model=name, mode=mode, constraint=constraint, constraint_severity=severity).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -10,12 +10,15 @@ StrictInt = Annotated[int, Field(strict=True)]
 
 
 class RunRequest(BaseModel):
-    """Options of one run; every field is optional."""
+    """Options of one run; every field is optional. A field left out takes the model's `simulate` directive, else
+    PEL's default (the results' "settings_from" says which)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: Literal["deterministic", "monte_carlo"] = "deterministic"
-    seed: Annotated[int, Field(strict=True, ge=0, lt=2**63)] = 42
+    mode: Literal["deterministic", "monte_carlo"] | None = Field(
+        None, description="default: the model's, else deterministic")
+    seed: Annotated[int | None, Field(strict=True, ge=0, lt=2**63,
+                                      description="default: the model's, else 42")] = None
     steps: Annotated[int | None, Field(strict=True, ge=0, le=100_000,
                                        description="last time step T (runs t = 0..T); default: the model's")] = None
     runs: Annotated[int | None, Field(strict=True, ge=1,
@@ -40,7 +43,7 @@ class ParamInfo(BaseModel):
     type: str
     unit: str
     default: str = Field(description="the right-hand side as written in the model")
-    central: float | None = Field(None, description="deterministic value in the model's step units")
+    central: float | None = Field(None, description="deterministic value, in the declared unit (`unit`)")
     distribution: str | None = Field(None, description="distribution family when the parameter is uncertain")
     provenance: Provenance
 
@@ -59,10 +62,20 @@ class ConstraintInfo(BaseModel):
     severity: str
 
 
+class RunDefaults(BaseModel):
+    """What a run request that leaves a field out uses: the model's `simulate` directive, else PEL's default."""
+
+    mode: Literal["deterministic", "monte_carlo"]
+    seed: int
+    runs: int = Field(description="Monte Carlo paths")
+    steps: int = Field(description="last time step T (runs t = 0..T)")
+
+
 class ModelDetail(ModelSummary):
     time_unit: str
     time_horizon: int
-    default_runs: int | None
+    default_runs: int | None = Field(description="the runs of the model's `simulate` directive, if it has some")
+    run_defaults: RunDefaults | None = Field(description="what a run request that leaves fields out uses")
     outputs: list[str]
     constraints: list[ConstraintInfo]
     warnings: list[str]

@@ -34,6 +34,11 @@ def chain(n: int) -> str:
     return "model C {\nvar x0 = 1\n" + "".join(f"var x{k} = x{k - 1} + 1\n" for k in range(1, n)) + "}\n"
 
 
+def rchain(n: int) -> str:
+    """A chain of untyped variables each naming the next one declared (inferred last-first, no recursion)."""
+    return "model D {\n" + "".join(f"var x{k} = x{k + 1} + 1\n" for k in range(n - 1)) + f"var x{n - 1} = 1\n}}\n"
+
+
 def flat(n: int) -> str:
     return "model F {\nvar total: Currency<USD> = " + " + ".join(["$1"] * n) + "\n}\n"
 
@@ -71,7 +76,7 @@ def _best(fn: Callable[[], None], rounds: int) -> float:
 
 # (shape, 1x size): the 10x input costs about 10x; quadratic would be 100x. The bound is generous for a noisy
 # shared machine (and the small input's fixed costs), the absolute figures are in benchmarks/bench_modelsize.py.
-SHAPES = [(vars_, 300), (params, 300), (chain, 300), (flat, 1000), (andc, 500), (array, 5000),
+SHAPES = [(vars_, 300), (params, 300), (chain, 300), (rchain, 300), (flat, 1000), (andc, 500), (array, 5000),
           (message, 1000)]
 RATIO_BOUND = 30
 
@@ -98,7 +103,8 @@ print(json.dumps(out))
 
 def test_limit_cases_run_in_generated_python_without_numba() -> None:
     """The generated code of the limit cases is valid Python of bounded nesting (PEL_JIT=0 runs it as is)."""
-    cases = {"vars": vars_(3000), "params": params(3000), "chain": chain(3000), "flat": flat(10_000),
+    cases = {"vars": vars_(3000), "params": params(3000), "chain": chain(3000), "rchain": rchain(3000),
+             "flat": flat(10_000),
              "andc": andc(10_000), "array": array(100_000), "message": message(10_000)}
     env = dict(os.environ, PEL_JIT="0")
     proc = subprocess.run([sys.executable, "-c", _PLAIN_RUN], input=json.dumps(cases), capture_output=True,

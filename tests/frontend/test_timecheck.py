@@ -191,9 +191,18 @@ def test_names_that_are_not_variables_create_no_edges() -> None:
 
 
 def test_whole_series_arguments_create_no_edge() -> None:
-    info, bag, _ = run(series("cash") + "\ncash[t] = npv_value + 1\nvar npv_value = npv(cash, 0.1)")
+    """In a per-step rule a whole-series argument is the running value (steps so far): no same-step edge."""
+    body = series("cash", "npv_value") + "\ncash[t] = npv_value[t] + 1\nnpv_value[t] = npv(cash, 0.1)"
+    info, bag, _ = run(body)
     assert errors(bag) == []
     assert info.order == ["npv_value", "cash"]
+
+
+def test_unindexed_whole_series_aggregate_is_whole_run_and_per_step_readers_are_E0300() -> None:
+    info, bag, source = run(series("cash") + "\ncash[t] = npv_value + 1\nvar npv_value = npv(cash, 0.1)")
+    diag = only(bag, "E0300")
+    assert text_at(source, diag.span) == "npv_value"
+    assert info.whole_run == {"npv_value": None}
 
 
 # -- lookahead ----------------------------------------------------------------------------------------

@@ -88,3 +88,34 @@ def test_cli_silent_when_stderr_is_not_a_terminal() -> None:
                            "--runs", "20000", "--steps", "6"], capture_output=True, text=True, cwd=REPO,
                           timeout=120)
     assert proc.returncode == 0 and "paths/s" not in proc.stderr
+
+
+def _fresh_model(tmp_path: Path, n: int) -> Path:
+    """A model of `n` chained variables whose code no kernel cache holds yet (a constant unique to this run)."""
+    salt = int.from_bytes(os.urandom(4), "little") % 1_000_000
+    body = "".join(f"  var x{k} = x{k - 1} * 1.001 + {salt}\n" for k in range(1, n))
+    path = tmp_path / "fresh.pel"
+    path.write_text(f"model Fresh {{\n  var x0 = {salt}\n{body}}}\n", encoding="utf-8")
+    return path
+
+
+def test_library_hears_the_compile_stage_by_model_items(tmp_path: Path) -> None:
+    import pel
+
+    seen: list[tuple[str, int, int]] = []
+    model = pel.compile(str(_fresh_model(tmp_path, 60)))
+    model.run(steps=2, compile_progress=lambda stage, done, total: seen.append((stage, done, total)))
+    assert seen, "a cold compile reported nothing"
+    assert {s for s, _, _ in seen} == {"compiling kernels"}
+    done = [d for _, d, _ in seen]
+    assert done == sorted(done) and seen[-1][1] == seen[-1][2] >= 60  # every item, in the end
+    seen.clear()
+    model.run(steps=2, compile_progress=lambda *a: seen.append(a))  # compiled already: nothing to hear
+    assert seen == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
+def test_cli_shows_the_compile_stage_on_a_terminal(tmp_path: Path) -> None:
+    code, text = _run_with_pty_stderr("run", str(_fresh_model(tmp_path, 40)), "--steps", "2",
+                                      "-o", str(tmp_path / "r.json"))
+    assert code == 0 and "compiling kernels:" in text and "model items" in text

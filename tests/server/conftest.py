@@ -51,7 +51,9 @@ class LiveServer:
 
     def __init__(self, config: ServerConfig) -> None:
         self.app = create_app(config)
-        self.sock = socket.socket()
+        # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets whose proto says TCP (with proto 0, every
+        # answer waits ~40 ms for the client's delayed ACK between its header and body segments)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", access_log=False))

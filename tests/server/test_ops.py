@@ -32,13 +32,14 @@ def test_metrics_use_the_tutorial_alert_names(make_client):
     assert c.post("/models/pricing_mc/run", json={"mode": "monte_carlo", "runs": 300}).status_code == 200
     assert c.post("/models/revenue/run", json={"params": {"initial_mrr": "-$1e400"}}).status_code == 422
     text = c.get("/metrics").text
-    assert _metric(text, "pel_execution_duration_seconds_count", model="revenue", mode="deterministic") == 2
+    assert _metric(text, "pel_execution_seconds_count", model="revenue", mode="deterministic") == 2
+    assert 0 < _metric(text, "pel_execution_duration_seconds", model="revenue", mode="deterministic") < 30
     assert _metric(text, "pel_executions_total", model="revenue", mode="deterministic", status="success") == 1
     assert _metric(text, "pel_executions_total", model="revenue", status="constraint_violation") == 1
     assert _metric(text, "pel_constraint_violations_total", model="revenue", constraint="cash_positive",
-                   severity="fatal") == 1
+                   constraint_severity="fatal") == 1
     assert _metric(text, "pel_constraint_violations_total", model="pricing_mc", mode="monte_carlo",
-                   constraint="revenue_above_floor", severity="warning") == 1
+                   constraint="revenue_above_floor", constraint_severity="warning") == 1
     assert "pel_execution_failures_total" in text
 
 
