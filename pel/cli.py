@@ -126,7 +126,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         if conn is not None:
             conn.close()
-    text = result.to_json()
     where = "stdout"
     if args.output is not None:
         try:
@@ -136,6 +135,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                                     hint="the previous file, if any, is unchanged")) from None
         where = args.output
     else:
+        text = result.to_json()
         try:
             sys.stdout.write(text)
             sys.stdout.flush()

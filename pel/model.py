@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pel import limits
 from pel.diagnostics import Diagnostic, RunError, simple
 from pel.ir import nodes as ir
 
@@ -154,11 +155,14 @@ def check_run_options(mode: str | None, runs: int | None, steps: int | None, see
     """Refuse impossible run options with a coded error naming the option (None: not given)."""
     if mode is not None and mode not in MODES:
         raise RunError(simple("E0011", f"mode must be one of {', '.join(MODES)}, got {mode!r}"))
-    if runs is not None and not (isinstance(runs, int) and not isinstance(runs, bool) and runs >= 1):
-        raise RunError(simple("E0011", f"runs must be a positive integer, got {runs!r}"))
-    if steps is not None and not (isinstance(steps, int) and not isinstance(steps, bool) and 0 <= steps <= 100_000):
-        raise RunError(simple("E0011", f"steps must be an integer in 0..100000, got {steps!r}"))
-    if seed is not None and not (isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**63):
+    def whole(x: Any) -> bool:
+        return isinstance(x, int) and not isinstance(x, bool)
+
+    if runs is not None and not (whole(runs) and 1 <= runs <= limits.MAX_RUNS):
+        raise RunError(simple("E0011", f"runs must be an integer in 1..{limits.MAX_RUNS:_}, got {runs!r}"))
+    if steps is not None and not (whole(steps) and 0 <= steps <= limits.MAX_STEPS):
+        raise RunError(simple("E0011", f"steps must be an integer in 0..{limits.MAX_STEPS:_}, got {steps!r}"))
+    if seed is not None and not (whole(seed) and 0 <= seed < limits.SEED_LIMIT):
         raise RunError(simple("E0011", f"seed must be a non-negative integer below 2**63, got {seed!r}"))
     if threads is not None and not (isinstance(threads, int) and 1 <= threads <= 1024):
         raise RunError(simple("E0011", f"threads must be an integer in 1..1024, got {threads!r}"))

@@ -150,6 +150,7 @@ def _beta_tables(program: ir.Program, src: KernelSource) -> np.ndarray:
     matches no shapes, so the kernel solves their quantiles in full). Tables are kept for the process."""
     params = {p.name: p for p in program.model.params}
     out = np.full((max(1, len(src.beta_tables)), rt.BTAB_LEN), np.nan)
+    wanted: dict[int, tuple[float, float]] = {}
     for r, name in enumerate(src.beta_tables):
         d = params[name].distribution
         try:
@@ -161,11 +162,21 @@ def _beta_tables(program: ir.Program, src: KernelSource) -> np.ndarray:
         key = (a.value, b.value)
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in key):
             continue
-        key = (float(key[0]), float(key[1]))
-        if key not in _BETA_TABLES:
-            tab = np.empty(rt.BTAB_LEN)
-            rt.beta_table(key[0], key[1], tab)
-            _BETA_TABLES[key] = tab
+        wanted[r] = (float(key[0]), float(key[1]))
+    missing = sorted({key for key in wanted.values() if key not in _BETA_TABLES})
+    tables = {key: np.empty(rt.BTAB_LEN) for key in missing}
+
+    def fill(key: tuple[float, float]) -> None:
+        rt.beta_table(key[0], key[1], tables[key])  # compiled nogil: tables fill in parallel
+
+    if len(missing) > 1 and (os.cpu_count() or 1) > 1:
+        with ThreadPoolExecutor(max_workers=min(len(missing), os.cpu_count() or 1)) as pool:
+            list(pool.map(fill, missing))
+    else:
+        for key in missing:
+            fill(key)
+    _BETA_TABLES.update(tables)
+    for r, key in wanted.items():
         out[r] = _BETA_TABLES[key]
     return out
 

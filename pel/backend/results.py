@@ -22,6 +22,43 @@ def json_float(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _json_floats(a: np.ndarray) -> list[float | None]:
+    """json_float of every element."""
+    a = np.asarray(a, dtype=np.float64)
+    out = a.tolist()
+    bad = ~np.isfinite(a)
+    if bad.any():
+        for k in np.flatnonzero(bad).tolist():
+            out[k] = None
+    return out
+
+
+def _points(v: Any, pad: str) -> str:
+    """A variable's value: a flat object of numbers, or a list of them (`point()` writes only numbers, booleans
+    and null under plain keys), indented as json.dumps(indent=2) does, by the C encoder and a few replaces."""
+    inner, item = pad + "  ", pad + "    "
+    text = json.dumps(v, allow_nan=False)
+    if isinstance(v, dict):
+        return text.replace("{", "{\n" + inner, 1).replace(', "', ",\n" + inner + '"')[:-1] + "\n" + pad + "}"
+    if not v:
+        return "[]"
+    text = text.replace("}, {", "\n" + inner + "},\n" + inner + "{\n" + item).replace(', "', ",\n" + item + '"')
+    return "[\n" + inner + "{\n" + item + text[2:-2] + "\n" + inner + "}\n" + pad + "]"
+
+
+def dumps_indented(doc: dict, numeric: frozenset[str] | set[str] = frozenset()) -> str:
+    """Exactly json.dumps(doc, indent=2, allow_nan=False); the entries named in `numeric` (variables: objects of
+    numbers, or lists of them) go through the C encoder, several times faster than json's indented encoder,
+    which is pure Python (a 350-variable Monte Carlo file: 0.3 s -> 0.05 s)."""
+    if not doc:
+        return "{}"
+    parts = []
+    for k, v in doc.items():
+        text = _points(v, "  ") if k in numeric else json.dumps(v, indent=2, allow_nan=False).replace("\n", "\n  ")
+        parts.append(f"  {json.dumps(k)}: {text}")
+    return "{\n" + ",\n".join(parts) + "\n}"
+
+
 @dataclass
 class VarResult:
     """Per-step arrays of one output variable (`result["mrr"].p50`); deterministic runs have value only
@@ -59,11 +96,30 @@ class VarResult:
         out["n"] = int(self.n[k]) if self.n is not None else None
         return out
 
+    def points(self, monte_carlo: bool) -> list[dict]:
+        """[point(k) for every k], built column by column (a large model has hundreds of thousands of values)."""
+        t = [int(x) for x in self.t]
+        if not monte_carlo:
+            if self.boolean:
+                return [self.point(k, False) for k in range(len(t))]
+            return [{"t": tk, "value": v} for tk, v in zip(t, _json_floats(self.value), strict=True)]
+        keys = ["t", "value"]
+        cols: list[list] = [t, _json_floats(self.mean)]
+        for stat in STATISTICS:
+            keys.append(stat)
+            cols.append(_json_floats(getattr(self, stat)))
+            if stat == "std" and self.se is not None:
+                keys.append("se")
+                cols.append(_json_floats(self.se))
+        keys.append("n")
+        cols.append([int(x) for x in self.n] if self.n is not None else [None] * len(t))
+        return [dict(zip(keys, row, strict=True)) for row in zip(*cols, strict=True)]
+
     def to_json_value(self, monte_carlo: bool) -> Any:
         if self.text is not None:
             return {"value": self.text}
         if self.time_varying:
-            return [self.point(k, monte_carlo) for k in range(len(self.t))]
+            return self.points(monte_carlo)
         if len(self.t) == 0:
             return {"value": None}
         out = self.point(len(self.t) - 1, monte_carlo)
@@ -148,7 +204,7 @@ class Result:
 
     def to_json(self, path: str | None = None) -> str:
         """json.dumps(indent=2) + newline; also written to `path` when given (what `pel run -o` writes)."""
-        text = json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+        text = dumps_indented(self.to_dict(), set(self.variables)) + "\n"
         if path is not None:
             write_atomic(Path(path), text.encode("utf-8"), 0o644)
         return text

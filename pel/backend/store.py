@@ -17,6 +17,7 @@ import inspect
 import io
 import json
 import logging
+import marshal
 import os
 import pickle
 import sys
@@ -71,6 +72,30 @@ class Store:
             log.warning("pel: warning: cannot write the kernel cache %s (%s): compiling without a cache",
                         self.dir, exc.strerror or exc)
         self.writable = False
+
+    def code(self, name: str, text: str, filename: str) -> types.CodeType | None:
+        """The code object of module `name`'s (verified) `text`, compiled once and kept beside it: a file of the
+        key of what it was compiled from, the SHA-256 of the marshalled code, then the code. Anything else there
+        (another text, another Python, damage) is compiled again and rewritten; None never."""
+        path = self.dir / f"{name}.code"
+        key = _code_key(text, filename)
+        try:
+            blob = path.read_bytes()
+            head, digest, data = blob[:64], blob[65:129], blob[130:]
+            if head == key and hashlib.sha256(data).hexdigest().encode("ascii") == digest:
+                code = marshal.loads(data)
+                if isinstance(code, types.CodeType):
+                    return code
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+        code = compile(text, filename, "exec")
+        if self.writable:
+            data = marshal.dumps(code)
+            try:
+                write_atomic(path, key + b"\n" + hashlib.sha256(data).hexdigest().encode("ascii") + b"\n" + data)
+            except OSError:
+                pass  # the next load compiles the text again: only slower
+        return code
 
     def numba_dir(self) -> Path:
         return self.dir / "__pycache__"
@@ -201,6 +226,15 @@ class Store:
                 value._cache = SealedCache(value.py_func, self) if self.writable else nbcache.NullCache()
 
 
+def _code_key(text: str, filename: str) -> bytes:
+    """What a cached code object was compiled from: the module's text, its file name and this Python."""
+    h = hashlib.sha256()
+    for part in (sys.version, sys.implementation.cache_tag or "", filename, text):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest().encode("ascii")
+
+
 def exec_module(name: str, text: str, path: Path | None, store: Store | None = None) -> types.ModuleType:
     """Make module `name` from `text` (already verified) without Python's bytecode cache: the code object is
     compiled here from the text in memory. With a `path` and a writable `store`, its numba functions are cached
@@ -210,7 +244,9 @@ def exec_module(name: str, text: str, path: Path | None, store: Store | None = N
     module = types.ModuleType(name)
     filename = str(path) if path is not None else f"<pel kernel {name}>"
     module.__file__ = filename
-    code = compile(text, filename, "exec")
+    code = store.code(name, text, filename) if store is not None and path is not None else None
+    if code is None:
+        code = compile(text, filename, "exec")
     sys.modules[name] = module
     caching = rt.CACHING[0]
     rt.CACHING[0] = False  # numba's own cache is never used: the store attaches its sealed one below

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pel import limits
+
 StrictInt = Annotated[int, Field(strict=True)]
 
 
@@ -17,9 +19,9 @@ class RunRequest(BaseModel):
 
     mode: Literal["deterministic", "monte_carlo"] | None = Field(
         None, description="default: the model's, else deterministic")
-    seed: Annotated[int | None, Field(strict=True, ge=0, lt=2**63,
+    seed: Annotated[int | None, Field(strict=True, ge=0, lt=limits.SEED_LIMIT,
                                       description="default: the model's, else 42")] = None
-    steps: Annotated[int | None, Field(strict=True, ge=0, le=100_000,
+    steps: Annotated[int | None, Field(strict=True, ge=0, le=limits.MAX_STEPS,
                                        description="last time step T (runs t = 0..T); default: the model's")] = None
     runs: Annotated[int | None, Field(strict=True, ge=1,
                                       description="Monte Carlo paths; default: the model's, else 1000")] = None

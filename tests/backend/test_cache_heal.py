@@ -121,6 +121,31 @@ def test_a_damaged_generated_module_is_rebuilt(warm: tuple[Path, Path, bytes], t
     assert module.read_bytes() == good
 
 
+@pytest.mark.parametrize("damage", ["flip", "truncate", "planted"])
+def test_a_damaged_code_object_is_compiled_again(warm: tuple[Path, Path, bytes], tmp_path: Path,
+                                                 damage: str) -> None:
+    """A module's compiled code kept beside it is used only when its header names the module's exact text and
+    the SHA-256 of the code it holds; anything else is compiled from the verified text again and rewritten."""
+    import marshal
+
+    cache = _copy(warm, tmp_path)
+    _same_results(warm, cache, tmp_path)  # the code objects are keyed by the module's path: kept for this folder
+    codes = sorted(cache.glob("pel_k_*.code"))
+    assert codes, "no code object was kept"
+    blob = codes[0].read_bytes()
+    _same_results(warm, cache, tmp_path)
+    assert codes[0].read_bytes() == blob  # used as it is
+    if damage == "flip":
+        codes[0].write_bytes(blob[:-5] + bytes([blob[-5] ^ 0xFF]) + blob[-4:])
+    elif damage == "truncate":
+        codes[0].write_bytes(blob[:100])
+    else:  # valid marshalled code under the right header, but not what the digest says
+        evil = marshal.dumps(compile("raise SystemExit('planted')", "x", "exec"))
+        codes[0].write_bytes(blob[:130] + evil)
+    _same_results(warm, cache, tmp_path)
+    assert codes[0].read_bytes() == blob
+
+
 @pytest.mark.parametrize("pattern", ["pel_k_*.step-*.nbc", "pel_k_*.step-*.nbi", "pel_k_*.f_0_double-*.nbc",
                                      "runtime.*.nbi", "runtime.*.nbc"])
 def test_a_damaged_numba_entry_is_rebuilt(warm: tuple[Path, Path, bytes], tmp_path: Path, pattern: str) -> None:
