@@ -310,7 +310,9 @@ def _check_request(model: Model, req: RunRequest, config: ServerConfig) -> RunSe
         used = model.settings(req.mode, seed=req.seed, runs=req.runs, steps=req.steps)
     except RunError as exc:
         d = exc.diagnostics[0]
-        raise ApiError(422, d.code, d.message + (f" ({d.hint})" if d.hint else "")) from None
+        first = d.message.split(" ", 1)[0]  # check_run_options names the option first: "runs must be ..."
+        field = first if first in ("mode", "seed", "runs", "steps") else None
+        raise ApiError(422, d.code, d.message + (f" ({d.hint})" if d.hint else ""), field) from None
     for pname, value in req.params.items():
         try:
             overrides.resolve(program, {pname: value})
