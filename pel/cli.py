@@ -204,6 +204,20 @@ def _out_path(text: str) -> str:
     return text
 
 
+def add_run_options(p: argparse.ArgumentParser,
+                    mode_help: str = "default: the model's `simulate` directive, else deterministic",
+                    set_help: str = "override a parameter (typed)") -> None:
+    """The options of a run, the same for `pel run` and every command that runs a model (backtest, calibrate,
+    drift): --mode --seed --steps --runs --set --threads."""
+    p.add_argument("--mode", choices=["deterministic", "monte_carlo"], help=mode_help)
+    p.add_argument("--seed", type=non_negative_int, help="default: the model's `simulate ... with seed N`, else 42")
+    p.add_argument("--steps", type=non_negative_int,
+                   help="last time step T (runs t = 0..T); default: the model's `simulate for` horizon, else 12")
+    p.add_argument("--runs", type=non_negative_int, help="Monte Carlo paths (default: the model's, else 1000)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help=set_help)
+    p.add_argument("--threads", type=non_negative_int, help="worker threads (default: all cores)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pel", description="PEL: typed economic models, compiled and run fast.")
     parser.add_argument("--version", action="version", version=f"pel {__version__}")
@@ -225,15 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help=cmd_run.__doc__, description=cmd_run.__doc__)
     p.add_argument("model")
-    p.add_argument("--mode", choices=["deterministic", "monte_carlo"],
-                   help="default: the model's `simulate` directive, else deterministic")
-    p.add_argument("--seed", type=non_negative_int, help="default: the model's `simulate ... with seed N`, else 42")
-    p.add_argument("--steps", type=non_negative_int,
-                   help="last time step T (runs t = 0..T); default: the model's `simulate for` horizon, else 12")
-    p.add_argument("--runs", type=non_negative_int, help="Monte Carlo paths (default: the model's, else 1000)")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a parameter (typed)")
+    add_run_options(p)
     p.add_argument("-o", "--output", type=_out_path, help="write the results JSON here instead of stdout")
-    p.add_argument("--threads", type=non_negative_int, help="worker threads (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.add_argument("--until-se", type=_positive_float, metavar="REL",
                    help="Monte Carlo: add blocks of paths until every output's relative standard error is "

@@ -9,7 +9,6 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pel.argtypes import non_negative_int
 from pel.diagnostics import simple
 from pel.release.common import percent_or_fraction
 
@@ -69,14 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="CSV of observed values: t,variable,value (long) or t,<variable>,… (wide)")
     p.add_argument("--start", type=_start, metavar="YYYY-MM",
                    help="the month (or day) of t = 0, to read a `date` column instead of `t`")
-    p.add_argument("--mode", choices=["deterministic", "monte_carlo"],
-                   help="default: the model's `simulate` directive, else deterministic")
-    p.add_argument("--seed", type=non_negative_int, help="default: the model's, else 42")
-    p.add_argument("--steps", type=non_negative_int,
-                   help="last time step T (runs t = 0..T); default: the model's `simulate for` horizon, else 12")
-    p.add_argument("--runs", type=non_negative_int, help="Monte Carlo paths (default: the model's, else 1000)")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a parameter (typed)")
-    p.add_argument("--threads", type=non_negative_int, help="worker threads (default: all cores)")
+    from pel.cli import add_run_options  # the parser being built is pel.cli's
+
+    add_run_options(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--max-mape", type=percent_or_fraction, metavar="X",
                    help="exit 6 when a variable's MAPE is above X (0.05 or 5%%)")
@@ -222,16 +216,11 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
                         "(default: scipy's, 100 per parameter)")
     p.add_argument("--start", type=_start, metavar="YYYY-MM",
                    help="the month (or day) of t = 0, to read a `date` column instead of `t`")
-    p.add_argument("--mode", choices=["deterministic", "monte_carlo"],
-                   help="default: deterministic (uncertain parameters at their central values), whatever the "
-                        "model's `simulate` directive says; monte_carlo fits the mean of the paths")
-    p.add_argument("--seed", type=non_negative_int, help="default: the model's, else 42")
-    p.add_argument("--steps", type=non_negative_int,
-                   help="last time step T (runs t = 0..T); default: the model's `simulate for` horizon, else 12")
-    p.add_argument("--runs", type=non_negative_int, help="Monte Carlo paths (default: the model's, else 1000)")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE",
-                   help="override a parameter (typed); on a fitted one, where its fit starts")
-    p.add_argument("--threads", type=non_negative_int, help="worker threads (default: all cores)")
+    from pel.cli import add_run_options  # the parser being built is pel.cli's
+
+    add_run_options(p, mode_help="default: deterministic (uncertain parameters at their central values), whatever "
+                                 "the model's `simulate` directive says; monte_carlo fits the mean of the paths",
+                    set_help="override a parameter (typed); on a fitted one, where its fit starts")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--strict", action="store_true", help="turn coercion warnings into errors")
 
