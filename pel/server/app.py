@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import math
 import re
@@ -11,25 +12,31 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Body, FastAPI, Request, Security
+from fastapi import Body, FastAPI, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPBearer
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pel import __version__, overrides
-from pel.diagnostics import PelError, RunError
+from pel import __version__, limits, overrides
+from pel.backend.results import Result
+from pel.diagnostics import PelError, RunError, Span
 from pel.ir import nodes as ir
 from pel.model import Model, RunSettings
+from pel.monitor.actuals import MAX_ERRORS, Actuals, ActualsError, Observation, parse_actuals
+from pel.monitor.backtest import compare
 from pel.server import logs
 from pel.server.config import ServerConfig
 from pel.server.metrics import Metrics
 from pel.server.registry import Entry, Registry
 from pel.server.runner import Busy, DeadlineExceeded, Runner, wait_done
 from pel.server.schemas import (
+    ActualsRequest,
+    ActualsStored,
     ConstraintInfo,
     ErrorBody,
     Health,
@@ -42,6 +49,7 @@ from pel.server.schemas import (
     RunDefaults,
     RunRequest,
 )
+from pel.server.state import ActualsStore
 
 log = logging.getLogger("pel.server")
 
@@ -52,9 +60,10 @@ class ApiError(Exception):
     """An error answer: HTTP status, a code (a PEL diagnostic code where one applies) and the field at fault."""
 
     def __init__(self, status: int, code: str, detail: str, field: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail, self.field, self.headers = status, code, detail, field, headers
+        self.errors = errors
 
 
 # An absolute path's folders (`/srv/models/` in `/srv/models/x.pel:3:1`), not preceded by a word character
@@ -77,7 +86,8 @@ def _error_response(status: int, code: str, detail: str, field: str | None = Non
 
 def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {401: "missing or wrong bearer token", 404: "no such model",
-            409: "the model file does not load, or its kernel does not compile",
+            409: "the model file does not load, or its kernel does not compile; for accuracy: no actuals "
+                 "posted yet (E0908)",
             422: "invalid request (the message names the field)", 500: "internal error",
             503: "busy, the model is still compiling, or the run passed the request deadline (see Retry-After)"}
     return {c: {"model": ErrorBody, "description": text[c]} for c in codes}
@@ -155,6 +165,7 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
     registry = registry or Registry(config.models_dir, warm_up=config.warm_up or config.warm)
     runner = Runner(config.max_concurrent, config.max_queue)
     metrics = Metrics()
+    store = ActualsStore(config.state_dir)
     metrics.compiling.set_function(registry.compiling)
     retry = {"Retry-After": str(max(1, config.retry_after_s))}
     scanned = False  # the start-up scan is done (every model found then is loaded, its compile queued)
@@ -180,6 +191,7 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
                 watcher.cancel()
             runner.shutdown()
             registry.close()
+            store.close()
 
     async def _watch() -> None:
         while True:
@@ -195,13 +207,14 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
                     "results as `pel run` writes them, Prometheus metrics at /metrics.",
     )
     app.state.registry, app.state.runner, app.state.metrics, app.state.config = registry, runner, metrics, config
+    app.state.actuals = store
     secured = [] if not config.token else [Security(HTTPBearer(auto_error=False))]
     if config.token:
         app.add_middleware(BearerAuth, token=config.token)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _error_response(exc.status, exc.code, exc.detail, exc.field, exc.headers)
+        return _error_response(exc.status, exc.code, exc.detail, exc.field, exc.headers, exc.errors)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -299,7 +312,122 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
         await wait_compiled(entry, deadline)
         return await _execute(entry, model, req, used, request_id, config, runner, metrics, arrived, deadline)
 
+    @app.post("/models/{name}/actuals", response_model=ActualsStored, tags=["monitoring"], dependencies=secured,
+              responses=_responses(401, 404, 409, 422),
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": ActualsRequest.model_json_schema()},
+                  "text/csv": {"schema": {"type": "string",
+                                          "description": "t,variable,value or t,<var>,…, as `pel backtest` reads"}},
+              }}})
+    async def post_actuals(name: str, request: Request) -> ActualsStored:
+        """Store observed values of the model's outputs: JSON {rows: [{t, variable, value}]} or a CSV body
+        (Content-Type text/csv). A value for a (t, variable) already held replaces it."""
+        entry, model = lookup(name)
+        data = await request.body()
+        kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        m = model.program.model
+        rows = _csv_rows(data, m) if kind in ("text/csv", "application/csv") else _json_rows(data, m)
+        stored, total = await asyncio.to_thread(store.put, name, rows)
+        return ActualsStored(model=name, stored=stored, total=total)
+
+    @app.get("/models/{name}/accuracy", tags=["monitoring"], dependencies=secured,
+             responses={200: {"description": "the JSON of `pel backtest --format json` against the stored actuals",
+                              "content": {"application/json": {"schema": {"type": "object"}}}},
+                        **_responses(401, 404, 409, 422, 500, 503)})
+    async def accuracy(
+        name: str, request: Request,
+        mode: Annotated[Literal["deterministic", "monte_carlo"], Query()] = "deterministic",
+        runs: Annotated[int | None, Query(ge=1, description="Monte Carlo paths; default: the model's")] = None,
+        seed: Annotated[int | None, Query(ge=0, lt=limits.SEED_LIMIT)] = None,
+    ) -> Response:
+        """Run the model (deterministic unless mode=monte_carlo) and score it against the stored actuals: the
+        JSON of `pel backtest --format json`; sets pel_prediction_error and pel_prediction_interval_coverage."""
+        arrived = time.monotonic()
+        deadline = arrived + config.timeout_s
+        entry, model = lookup(name)
+        req = RunRequest(mode=mode, runs=runs, seed=seed)
+        used = _check_request(model, req, config)
+        held = await asyncio.to_thread(store.rows, name)
+        if not held:
+            raise ApiError(409, "E0908", f"no actuals are stored for model {name!r}: POST them to "
+                                         f"/models/{name}/actuals first", "name")
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        await wait_compiled(entry, deadline)
+        result = await _counted_run(entry, model, req, used, request_id, config, runner, metrics, arrived, deadline)
+        actuals, dropped = _stored_actuals(name, held, result)
+        report = compare(result, actuals, model.program.model)
+        if dropped:
+            report.notes.append(f"{len(dropped)} stored variable(s) left out, the model no longer outputs them: "
+                                + ", ".join(dropped))
+        body = report.to_dict()
+        metrics.accuracy(name, body["variables"], report.monte_carlo)
+        return Response(json.dumps(body, ensure_ascii=False, allow_nan=False), media_type="application/json",
+                        headers={"X-Request-Id": request_id})
+
     return app
+
+
+def _csv_rows(data: bytes, m: ir.Model) -> list[tuple[int, str, float]]:
+    """The rows of a CSV body, read as `pel backtest --actuals` reads a file; its errors as one 422."""
+    try:
+        actuals = parse_actuals(data, "actuals.csv", m)
+    except ActualsError as exc:
+        diags = exc.diagnostics
+        errors = [{"code": d.code, "message": d.header(), **({"line": d.span.line, "column": d.span.col}
+                                                             if d.span is not None and d.span.line > 0 else {})}
+                  for d in diags]
+        detail = "; ".join(d.header() + (f" ({d.hint})" if d.hint else "") for d in diags[:5])
+        raise ApiError(422, diags[0].code, detail, "body", errors=errors) from None
+    return [(o.t, o.variable, o.value) for o in actuals.observations]
+
+
+def _json_rows(data: bytes, m: ir.Model) -> list[tuple[int, str, float]]:
+    """The rows of a JSON body {rows: [{t, variable, value}]}, each checked against the model: an output
+    variable (E0903), t within 0..horizon (E0904), a finite value (E0905), once per body (E0907)."""
+    try:
+        req = ActualsRequest.model_validate_json(data or b"{}")
+    except ValidationError as exc:
+        errs = exc.errors()
+        detail = "; ".join(f"{_field_of(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errs[:5])
+        plain = [{"field": _field_of(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in errs[:20]]
+        raise ApiError(422, "E0011", detail, _field_of(errs[0].get("loc", ())) if errs else "body",
+                       errors=plain) from None
+    if not req.rows:
+        raise ApiError(422, "E0908", "no observations: rows is empty", "rows")
+    outputs = [o.name for o in m.outputs] or [v.name for v in m.vars]
+    types = {v.name: v.type for v in m.vars}
+    errors: list[dict[str, Any]] = []
+    seen: dict[tuple[int, str], int] = {}
+
+    def fail(code: str, field: str, message: str) -> None:
+        errors.append({"code": code, "field": field, "message": f"{field}: {message}"})
+
+    for i, row in enumerate(req.rows):
+        if row.variable not in outputs:
+            fail("E0903", f"rows.{i}.variable", f"{m.name} has no output {row.variable!r} (outputs: "
+                                                 f"{', '.join(outputs) or 'none'})")
+        elif row.variable in types and types[row.variable].kind in ("String", "Record", "Enum"):
+            fail("E0903", f"rows.{i}.variable", f"{row.variable!r} holds {types[row.variable].display}, not numbers")
+        if not 0 <= row.t <= m.time_horizon:
+            fail("E0904", f"rows.{i}.t", f"t={row.t} is outside the model's steps t = 0..{m.time_horizon}")
+        if not math.isfinite(row.value):
+            fail("E0905", f"rows.{i}.value", f"{row.value} is not a finite number")
+        first = seen.setdefault((row.t, row.variable), i)
+        if first != i:
+            fail("E0907", f"rows.{i}", f"a second value for {row.variable} at t={row.t} (the first is rows.{first})")
+    if errors:
+        detail = "; ".join(e["message"] for e in errors[:5])
+        raise ApiError(422, errors[0]["code"], detail, errors[0]["field"], errors=errors[:MAX_ERRORS])
+    return [(row.t, row.variable, row.value) for row in req.rows]
+
+
+def _stored_actuals(name: str, held: list[tuple[int, str, float]], result: Result) -> tuple[Actuals, list[str]]:
+    """The stored rows as the backtest's actuals (those of variables the run outputs), and the variables left out."""
+    where = f"/models/{name}/actuals"
+    kept = [(t, v, x) for t, v, x in held if v in result]
+    dropped = sorted({v for _, v, _ in held if v not in result})
+    obs = tuple(Observation(v, t, x, Span(where, 0, 0, 0, 0)) for t, v, x in kept)
+    return Actuals(where, "long", obs), dropped
 
 
 def _check_request(model: Model, req: RunRequest, config: ServerConfig) -> RunSettings:
@@ -338,6 +466,14 @@ def _check_request(model: Model, req: RunRequest, config: ServerConfig) -> RunSe
 
 async def _execute(entry: Entry, model: Model, req: RunRequest, used: RunSettings, request_id: str,
                    config: ServerConfig, runner: Runner, metrics: Metrics, start: float, deadline: float) -> Response:
+    """Run the request and answer its results JSON (see _counted_run)."""
+    result = await _counted_run(entry, model, req, used, request_id, config, runner, metrics, start, deadline)
+    return Response(result.to_json(), media_type="application/json", headers={"X-Request-Id": request_id})
+
+
+async def _counted_run(entry: Entry, model: Model, req: RunRequest, used: RunSettings, request_id: str,
+                       config: ServerConfig, runner: Runner, metrics: Metrics, start: float,
+                       deadline: float) -> Result:
     """Run the request; count and log the execution whatever its outcome, timed from `start` (the request's
     arrival, on the clock of its deadline: a run cancelled at the deadline counts as long as the deadline)."""
 
@@ -392,4 +528,4 @@ async def _execute(entry: Entry, model: Model, req: RunRequest, used: RunSetting
                        if used.mode == "monte_carlo" else None, steps=result.steps, duration_sec=elapsed,
                        status=result.status, warnings=len(result.warnings), violations=len(result.violations),
                        request_id=request_id)
-    return Response(result.to_json(), media_type="application/json", headers={"X-Request-Id": request_id})
+    return result

@@ -28,3 +28,4 @@ class ServerConfig:
     token: str | None = field(default_factory=_token_from_env)  # bearer token (PEL_API_TOKEN)
     warm_up: bool = True  # compile each model's kernel in the background when it is loaded, not on its first run
     warm: bool = False  # /health answers 503 "starting" until every model found at start-up is compiled
+    state_dir: Path | None = None  # where posted actuals are kept (SQLite); None: in memory, lost on exit

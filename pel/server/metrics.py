@@ -63,6 +63,15 @@ class Metrics:
         self.models = Gauge("pel_models_loaded", "Models served (loaded without error)", registry=r)
         self.compiling = Gauge("pel_models_compiling", "Models whose kernel compile is queued or under way",
                                registry=r)
+        self.prediction_error = Gauge(
+            "pel_prediction_error",
+            "Accuracy of the model's predictions against the actuals posted to it, as of the last "
+            "GET /models/{name}/accuracy: metric mape (a fraction), rmse and bias (predicted - actual, in the "
+            "variable's unit)", ["model", "variable", "metric"], registry=r)
+        self.interval_coverage = Gauge(
+            "pel_prediction_interval_coverage",
+            "Monte Carlo: share of the posted actuals within the run's p5-p95 interval, as of the last "
+            "GET /models/{name}/accuracy in Monte Carlo mode", ["model", "variable"], registry=r)
         for reason in REJECT_REASONS:
             self.rejected.labels(reason=reason)
         self._served: set[tuple[str, str]] = set()  # (URL name, model hash) whose series exist
@@ -94,5 +103,24 @@ class Metrics:
         """Count one execution in which `constraint` was violated."""
         self.violations.labels(model=name, mode=mode, constraint=constraint, constraint_severity=severity).inc()
 
+    def accuracy(self, name: str, scores: dict[str, dict[str, float | None]], monte_carlo: bool) -> None:
+        """Set the prediction error gauges of `name` from a backtest's per-variable scores (the JSON of
+        `pel backtest`); a score that is undefined (no nonzero actual for MAPE) removes its series."""
+        for variable, s in scores.items():
+            for metric in ("mape", "rmse", "bias"):
+                _set(self.prediction_error, (name, variable, metric), s.get(metric))
+            if monte_carlo:
+                _set(self.interval_coverage, (name, variable), s.get("coverage_p5_p95"))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _set(gauge: Gauge, labels: tuple[str, ...], value: float | None) -> None:
+    if value is not None:
+        gauge.labels(*labels).set(value)
+        return
+    try:
+        gauge.remove(*labels)
+    except KeyError:
+        pass

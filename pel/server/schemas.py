@@ -103,6 +103,31 @@ class Health(BaseModel):
     models: int
 
 
+class ActualRow(BaseModel):
+    """One observed value of an output variable at step t, in the unit the results show (per step for flows)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    t: StrictInt = Field(description="time step, 0..the model's horizon")
+    variable: str = Field(description="an output variable of the model")
+    value: float = Field(description="the observed value, a finite number")
+
+
+class ActualsRequest(BaseModel):
+    """Actuals to store (a CSV body in the format `pel backtest --actuals` reads is accepted too)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rows: list[ActualRow]
+
+
+class ActualsStored(BaseModel):
+    model: str = Field(description="the model's URL name")
+    stored: int = Field(description="rows of this request stored (each replaces any value held for its t and "
+                                    "variable)")
+    total: int = Field(description="rows now held for the model")
+
+
 class ErrorBody(BaseModel):
     detail: str
     code: str
