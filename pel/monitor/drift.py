@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
+from pel.backend.emit import const_value, is_const
 from pel.backend.results import json_float
 from pel.diagnostics import simple
 from pel.ir import nodes as ir
@@ -29,65 +31,59 @@ LEVELS = (0.05, 0.95)
 # ---------------------------------------------------------------------------------------------
 
 
-def _frozen(d: ir.Distribution) -> Any:
-    """A scipy.stats distribution equal to `d` (values in model step units); None when a parameter of it is
-    not a constant. Mixtures are handled by the caller."""
-    from scipy import stats
+def _args(d: ir.Distribution) -> tuple[int, float, float, float] | None:
+    """The runtime's (distribution code, a, b, c) for `d`, exactly as the kernels sample it; None when an
+    argument is not a number."""
+    from pel.backend.exprgen import DIST_CODES
+    from pel.backend.runtime import D_LOGNORMAL_NAT
+    from pel.ir.validate import DIST_PARAMS
 
-    p: dict[str, float] = {}
-    for name, value in d.parameters:
-        if not isinstance(value, ir.Literal) or isinstance(value.value, (bool, str)):
-            return None
-        p[name] = float(value.value)
-    kind = d.distribution_type
-    try:
-        if kind == "Normal":
-            return stats.norm(p["mu"], p["sigma"])
-        if kind == "LogNormal":
-            mu, sigma = p["mu"], p["sigma"]
-            if not d.log_space:  # natural-scale mean and sd, moment matched (as the runtime does)
-                m, s = mu, sigma
-                sigma = math.sqrt(math.log1p((s / m) ** 2))
-                mu = math.log(m) - 0.5 * sigma * sigma
-            return stats.lognorm(s=sigma, scale=math.exp(mu))
-        if kind == "Beta":
-            return stats.beta(p["alpha"], p["beta"])
-        if kind == "Uniform":
-            return stats.uniform(loc=p["low"], scale=p["high"] - p["low"])
-        if kind == "Triangular":
-            low, mode, high = p["low"], p["mode"], p["high"]
-            return stats.triang(c=(mode - low) / (high - low), loc=low, scale=high - low)
-        if kind == "Pareto":
-            return stats.pareto(b=p["alpha"], scale=p["xm"])
-    except (KeyError, ValueError, ZeroDivisionError, OverflowError):
+    if d.distribution_type not in DIST_CODES:
         return None
-    return None
+    try:
+        exprs = [d.param(n) for n in DIST_PARAMS[d.distribution_type]]
+    except KeyError:
+        return None
+    if not all(is_const(e) for e in exprs):
+        return None
+    args = [const_value(e, None) for e in exprs] + [0.0] * (3 - len(exprs))  # type: ignore[arg-type]
+    code = D_LOGNORMAL_NAT if d.distribution_type == "LogNormal" and not d.log_space \
+        else DIST_CODES[d.distribution_type]
+    return code, args[0], args[1], args[2]
 
 
 def _quantile(d: ir.Distribution, q: float) -> float | None:
-    """The q-quantile of `d` in step units (a mixture's by root finding on its CDF); None when unknown."""
+    """The q-quantile of `d` in step units, by the runtime's own inverse CDF (`rt.from_z` at the normal score of
+    q: one definition of every distribution), a mixture's by root finding on its CDF; None when unknown."""
+    import numpy as np
     from scipy.optimize import brentq
 
-    if d.distribution_type == "Mixture":
-        comps = [_frozen(c) for c in d.components]
-        if not comps or any(c is None for c in comps):
-            return None
-        qs = [float(c.ppf(q)) for c in comps]
-        lo, hi = min(qs), max(qs)
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            return None
-        if lo == hi:
-            return lo
+    from pel.backend import runtime as rt
 
-        def cdf(x: float) -> float:
-            return sum(w * float(c.cdf(x)) for w, c in zip(d.weights, comps, strict=True)) - q
+    z = NormalDist().inv_cdf(q)
+    err = np.zeros(1, np.int64)
 
-        return float(brentq(cdf, lo, hi, xtol=1e-14 * max(1.0, abs(lo), abs(hi))))
-    dist = _frozen(d)
-    if dist is None:
+    def ppf(args: tuple[int, float, float, float]) -> float | None:
+        value = float(rt.from_z(*args, z, err))
+        return value if err[0] == 0 and math.isfinite(value) else None
+
+    if d.distribution_type != "Mixture":
+        args = _args(d)
+        return None if args is None else ppf(args)
+    comps = [_args(c) for c in d.components]
+    if not comps or any(c is None for c in comps):
         return None
-    value = float(dist.ppf(q))
-    return value if math.isfinite(value) else None
+    qs = [ppf(c) for c in comps]  # type: ignore[arg-type]
+    if any(v is None for v in qs):
+        return None
+    lo, hi = min(qs), max(qs)  # type: ignore[type-var]
+    if lo == hi:
+        return lo
+
+    def cdf(x: float) -> float:
+        return sum(w * float(rt.cdf(*c, x)) for w, c in zip(d.weights, comps, strict=True)) - q  # type: ignore[misc]
+
+    return float(brentq(cdf, lo, hi, xtol=1e-14 * max(1.0, abs(lo), abs(hi))))
 
 
 def declared_range(param: ir.Param, model: ir.Model, levels: tuple[float, float] = LEVELS
