@@ -84,10 +84,29 @@ def _error_response(status: int, code: str, detail: str, field: str | None = Non
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
 
 
+MAX_ACTUALS_BYTES = 16 << 20  # one POST of actuals: about 400,000 CSV rows; more go in several posts
+
+
+async def _capped_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes `limit` bytes (never held whole beyond it)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "E0011", f"the body is {int(declared):,} bytes, more than {limit:,}; post the actuals "
+                                     "in parts", "body")
+    parts, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "E0011", f"the body is more than {limit:,} bytes; post the actuals in parts", "body")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {401: "missing or wrong bearer token", 404: "no such model",
             409: "the model file does not load, or its kernel does not compile; for accuracy: no actuals "
                  "posted yet (E0908)",
+            413: f"the body is larger than {MAX_ACTUALS_BYTES >> 20} MiB (post actuals in parts)",
             422: "invalid request (the message names the field)", 500: "internal error",
             503: "busy, the model is still compiling, or the run passed the request deadline (see Retry-After)"}
     return {c: {"model": ErrorBody, "description": text[c]} for c in codes}
@@ -313,7 +332,7 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
         return await _execute(entry, model, req, used, request_id, config, runner, metrics, arrived, deadline)
 
     @app.post("/models/{name}/actuals", response_model=ActualsStored, tags=["monitoring"], dependencies=secured,
-              responses=_responses(401, 404, 409, 422),
+              responses=_responses(401, 404, 409, 413, 422),
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": ActualsRequest.model_json_schema()},
                   "text/csv": {"schema": {"type": "string",
@@ -323,7 +342,7 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
         """Store observed values of the model's outputs: JSON {rows: [{t, variable, value}]} or a CSV body
         (Content-Type text/csv). A value for a (t, variable) already held replaces it."""
         entry, model = lookup(name)
-        data = await request.body()
+        data = await _capped_body(request, MAX_ACTUALS_BYTES)
         kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         m = model.program.model
         rows = _csv_rows(data, m) if kind in ("text/csv", "application/csv") else _json_rows(data, m)

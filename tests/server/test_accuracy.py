@@ -287,3 +287,22 @@ def test_a_damaged_state_database_is_refused_with_a_coded_error(tmp_path) -> Non
     assert "error[E0010]" in proc.stderr and "actuals database cannot be used" in proc.stderr
     assert "Traceback" not in proc.stderr and "E9999" not in proc.stderr
     assert (state / "actuals.sqlite3").read_bytes() == b"not a database, just bytes " * 20  # nothing lost
+
+
+def test_a_body_over_the_cap_is_refused_without_being_read_whole(make_client: MakeClient) -> None:
+    from pel.server import app as server_app
+
+    c = make_client()
+    big = b"t,variable,value\n" + b"1,mrr,5\n" * (server_app.MAX_ACTUALS_BYTES // 8 + 1)
+    r = c.post("/models/revenue/actuals", content=big, headers={"content-type": "text/csv"})
+    assert r.status_code == 413, r.text
+    assert r.json()["code"] == "E0011" and r.json()["field"] == "body"
+
+    def chunks():  # no Content-Length: the cap holds on the stream itself
+        yield b"t,variable,value\n"
+        for _ in range(server_app.MAX_ACTUALS_BYTES // (1 << 16) + 2):
+            yield b"#" * ((1 << 16) - 1) + b"\n"
+
+    r = c.post("/models/revenue/actuals", content=chunks(), headers={"content-type": "text/csv"})
+    assert r.status_code == 413, r.text
+    assert c.get("/models/revenue/accuracy").status_code == 409  # nothing was stored
