@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pel.backend import runtime as rt
 from pel.backend.emit import SIMPLE, Emitter, as_b, as_f, num, unsupported
 from pel.ir import nodes as ir
+from pel.ir.affine import Affine, combine
 from pel.ir.validate import DIST_PARAMS
 
 DIST_CODES = {
@@ -174,13 +175,15 @@ class ExprGen:
         if isinstance(e, ir.Unary) and e.op == "-":
             a = self.affine(e.operand, ctx)
             return ("c", -a[1]) if a is not None and a[0] == "c" else None
-        if isinstance(e, ir.Binary) and e.op in ("+", "-"):
-            a, b = self.affine(e.left, ctx), self.affine(e.right, ctx)
-            if a is None or b is None or b[0] == "s" and (e.op == "-" or a[0] == "s"):
-                return None
-            if e.op == "-":
-                return (a[0], a[1] - b[1])
-            return ("s" if "s" in (a[0], b[0]) else "c", a[1] + b[1])
+        if isinstance(e, ir.Binary) and e.op in ("+", "-"):  # a chain in a loop: no recursion in its length
+            def form(x: tuple[str, int] | None) -> Affine | None:  # ("c", k) is pel.ir.affine's (None, k)
+                return None if x is None else (None if x[0] == "c" else x[0], x[1])
+
+            first, nodes = ir.left_spine(e, ("+", "-"))
+            acc = form(self.affine(first, ctx))
+            for node in nodes:
+                acc = combine(acc, form(self.affine(node.right, ctx)), node.op)
+            return None if acc is None else ("c" if acc[0] is None else acc[0], acc[1])
         return None
 
     def x_Ref(self, e: ir.Ref, ctx: Ctx, em: Emitter) -> tuple[str, str]:

@@ -783,6 +783,7 @@ def _text(e: ast.Expr) -> str:
         return e.id
     if isinstance(e, ast.Number):
         return e.text
-    if isinstance(e, ast.Binary):
-        return f"{_text(e.left)}{e.op}{_text(e.right)}"
+    if isinstance(e, ast.Binary):  # a chain walked in a loop, as every pass walks one (no recursion in its length)
+        first, nodes = ast.left_spine(e)
+        return _text(first) + "".join(f"{n.op}{_text(n.right)}" for n in nodes)
     return "…"

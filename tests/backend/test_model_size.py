@@ -123,3 +123,14 @@ def test_former_crash_sizes_compile_with_numba_and_give_the_right_values() -> No
     assert res["ok"].value[-1] == 1.0
     warn = pel.compile_string(message(300)).run(steps=1).warnings
     assert warn and warn[0]["message"] == " ".join(["0"] * 300)
+
+
+def test_a_long_index_chain_is_analysed_without_recursion() -> None:
+    """`x[t + 1 - 1 + 1 - 1 ...]` (2,000 links) is still the static index t; one that overshoots is a coded error."""
+    links = "".join(" + 1 - 1" for _ in range(1000))
+    res = pel.compile_string(f"model I {{\nvar x[t] = t * 2\nvar y[t] = x[t{links}] + 1\n}}\n").run(steps=3)
+    assert list(res["y"].value) == [1.0, 3.0, 5.0, 7.0]
+    over = "model O {\nvar x[t] = t\nvar s = sum(x[k" + " + 1" * 1500 + "] for k in 0..3)\n}\n"
+    with pytest.raises(pel.PelError) as exc:
+        pel.compile_string(over).run(steps=3)
+    assert exc.value.diagnostics[0].code == "E0301"
