@@ -24,10 +24,9 @@ from pel import __version__
 from pel.backend import chunking
 from pel.backend import runtime as rt
 from pel.backend.emit import Emitter, as_f, const_value, is_const, num, unsupported
-from pel.backend.exprgen import DIST_CODES, PER_CALL_TIME, Ctx, ExprGen
+from pel.backend.exprgen import PER_CALL_TIME, Ctx, ExprGen, constant_dist_args
 from pel.backend.namespace import sanitize
 from pel.ir import nodes as ir
-from pel.ir.validate import DIST_PARAMS
 
 ITEM_NODES = 24  # expression nodes of an ordinary item (`mrr[t] = customers[t] * arpu` is 4); a chunk's budget
 MESSAGE_INLINE = 64  # message values evaluated in the chunk function itself; more go to helper functions
@@ -1040,20 +1039,9 @@ class Generator(ExprGen):
         (inverse CDFs inlined per parameter made parameter chunks the slowest code to compile)."""
         tabled: dict[str, tuple[int, tuple[float, ...]]] = {}
         for p in self.model.params:
-            d = p.distribution
-            if p.name in fixed or d is None or d.distribution_type not in DIST_CODES:
-                continue
-            try:
-                exprs = [d.param(n) for n in DIST_PARAMS[d.distribution_type]]
-            except KeyError:
-                continue  # generated code reports the missing argument
-            if not all(is_const(e) for e in exprs):
-                continue
-            args = [const_value(e, self.program) for e in exprs] + [0.0] * (3 - len(exprs))
-            code = DIST_CODES[d.distribution_type]
-            if d.distribution_type == "LogNormal" and not d.log_space:
-                code = rt.D_LOGNORMAL_NAT
-            tabled[p.name] = (code, tuple(args))
+            found = None if p.name in fixed or p.distribution is None else constant_dist_args(p.distribution)
+            if found is not None:
+                tabled[p.name] = found
         return tabled
 
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from pel.backend import runtime as rt
-from pel.backend.emit import SIMPLE, Emitter, as_b, as_f, num, unsupported
+from pel.backend.emit import SIMPLE, Emitter, as_b, as_f, const_value, is_const, num, unsupported
 from pel.ir import nodes as ir
 from pel.ir.affine import Affine, combine
 from pel.ir.validate import DIST_PARAMS
@@ -27,6 +27,31 @@ DIST_CODES = {
     "Pareto": rt.D_PARETO,
 }
 ARITH = {"+", "-", "*"}
+
+
+def dist_code(d: ir.Distribution) -> int:
+    """The runtime's code of a (not mixed) distribution: LogNormal given by its natural-scale mean and sd is its
+    own code."""
+    if d.distribution_type == "LogNormal" and not d.log_space:
+        return rt.D_LOGNORMAL_NAT
+    return DIST_CODES[d.distribution_type]
+
+
+def constant_dist_args(d: ir.Distribution) -> tuple[int, tuple[float, float, float]] | None:
+    """(code, (a, b, c)) of a distribution whose arguments are all numbers, as the kernels sample it (the
+    parameter table, drift's declared quantiles); None for a mixture, a missing or a non-constant argument."""
+    if d.distribution_type not in DIST_CODES:
+        return None
+    try:
+        exprs = [d.param(n) for n in DIST_PARAMS[d.distribution_type]]
+    except KeyError:
+        return None
+    if not all(is_const(e) for e in exprs):
+        return None
+    args = [const_value(e, None) for e in exprs] + [0.0] * (3 - len(exprs))
+    return dist_code(d), (args[0], args[1], args[2])
+
+
 COMPARE = {"==", "!=", "<", "<=", ">", ">="}
 MAX_NEST = 6  # parentheses an expression may build up before it is hoisted into a temporary
 SPINE_INLINE = 64  # links of an operator chain generated in place; a longer chain goes through helper functions
@@ -321,9 +346,7 @@ class ExprGen:
             args = [self.atom(self.fexpr(d.param(n), ctx, em), em) for n in names]
         except KeyError as exc:
             raise unsupported(f"{d.distribution_type} without parameter {exc}", self.program, d.loc) from None
-        code = DIST_CODES[d.distribution_type]
-        if d.distribution_type == "LogNormal" and not d.log_space:
-            code = rt.D_LOGNORMAL_NAT
+        code = dist_code(d)
         while len(args) < 3:
             args.append("0.0")
         return code, args

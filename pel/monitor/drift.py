@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
-from pel.backend.emit import const_value, is_const
 from pel.backend.results import json_float
 from pel.diagnostics import simple
 from pel.ir import nodes as ir
@@ -34,22 +33,10 @@ LEVELS = (0.05, 0.95)
 def _args(d: ir.Distribution) -> tuple[int, float, float, float] | None:
     """The runtime's (distribution code, a, b, c) for `d`, exactly as the kernels sample it; None when an
     argument is not a number."""
-    from pel.backend.exprgen import DIST_CODES
-    from pel.backend.runtime import D_LOGNORMAL_NAT
-    from pel.ir.validate import DIST_PARAMS
+    from pel.backend.exprgen import constant_dist_args
 
-    if d.distribution_type not in DIST_CODES:
-        return None
-    try:
-        exprs = [d.param(n) for n in DIST_PARAMS[d.distribution_type]]
-    except KeyError:
-        return None
-    if not all(is_const(e) for e in exprs):
-        return None
-    args = [const_value(e, None) for e in exprs] + [0.0] * (3 - len(exprs))  # type: ignore[arg-type]
-    code = D_LOGNORMAL_NAT if d.distribution_type == "LogNormal" and not d.log_space \
-        else DIST_CODES[d.distribution_type]
-    return code, args[0], args[1], args[2]
+    found = constant_dist_args(d)
+    return None if found is None else (found[0], *found[1])
 
 
 def _quantile(d: ir.Distribution, q: float) -> float | None:
