@@ -105,9 +105,23 @@ def compile_file(path: str | Path, *, strict: bool = False) -> Compilation:
     return compile_source(read_source(path), str(path), strict=strict)
 
 
+# The files a model can be loaded from, the source first (`pel serve` prefers it over IR written beside it).
+MODEL_SUFFIXES = (".pel", ".ir.json", ".ir.msgpack")
+
+
 def is_ir_path(path: str | Path) -> bool:
     name = str(path)
     return name.endswith(".ir.json") or name.endswith(".ir.msgpack")
+
+
+def model_stem(path: str | Path) -> str:
+    """A model file's name without its suffix (`models/revenue.ir.json` -> `revenue`): the name `pel serve`
+    serves it under and the key of its records in a state folder."""
+    name = Path(path).name
+    for suffix in MODEL_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 def load_program(path: str | Path, *, strict: bool = False) -> tuple[ir.Program, list[Diagnostic]]:

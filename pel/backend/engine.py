@@ -264,6 +264,7 @@ def _result(plan: Plan, status: str, message: str | None, mode: str, seed: int, 
         model_hash=str(plan.program.metadata.get("model_hash", "")), pel_version=__version__, mode=mode,
         seed=seed, steps=plan.T, time_unit=model.time_unit, warnings=warnings, violations=violations,
         assumptions=_assumptions(plan, central), variables=variables,
+        model_version=plan.program.metadata.get("model_version"),
     )
 
 

@@ -153,6 +153,7 @@ class Result:
     percentiles: dict | None = None  # Monte Carlo: {"method": "exact" | "sketch", "rank_error_bound": x}
     convergence: dict | None = None  # Monte Carlo with until_se: paths run, why the run stopped, the SEs
     settings_from: dict[str, str] | None = None  # mode, seed, [runs,] steps: "given" | "model" | "default"
+    model_version: str | None = None  # the release version (IR metadata.model_version): "model.version" when set
 
     @property
     def ok(self) -> bool:
@@ -178,7 +179,8 @@ class Result:
         out: dict = {
             "status": self.status,
             "message": self.message,
-            "model": {"name": self.model_name, "hash": self.model_hash, "pel_version": self.pel_version},
+            "model": {"name": self.model_name, "hash": self.model_hash, "pel_version": self.pel_version,
+                      **({"version": self.model_version} if self.model_version is not None else {})},
             "mode": self.mode,
             "seed": self.seed,
             "steps": self.steps,

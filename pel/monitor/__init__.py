@@ -1,7 +1,7 @@
 """Monitoring models against reality: actuals read from CSV (`pel.monitor.actuals`), backtest metrics of a run's
 predictions against them (`pel.monitor.backtest`), parameters fitted to them (`pel.monitor.calibrate`) and
 written back into the source (`pel.monitor.rewrite`), drift of the fitted parameters over rolling windows
-(`pel.monitor.drift`), and the `pel backtest`, `pel calibrate` and `pel drift` subcommands (`pel.monitor.cli`).
+(`pel.monitor.drift`), the state folder of actuals and estimates shared with `pel serve` (`pel.monitor.state`), and the `pel backtest`, `pel calibrate` and `pel drift` subcommands (`pel.monitor.cli`).
 
 Error codes of this package (docs/monitoring.md lists them with examples):
   E0900  the actuals file cannot be read (missing, a folder, not UTF-8: line and column of the bad byte)
@@ -19,6 +19,7 @@ Error codes of this package (docs/monitoring.md lists them with examples):
          with an actual of 0, a run at the starting values without a value at an observed step)
   E0912  --write failed (the rewritten model would not compile to the fitted values, the file changed, an OS error)
   E0913  pel drift: a window longer than the data, or no window with enough observations
+  E0914  --state: the folder's database cannot be used (not SQLite, another schema version, a foreign record)
 Exit codes of the commands: 6 a MAPE above --max-mape (backtest) or a drift with --fail-on-drift (drift); 7 a fit
 that did not converge or does not identify its parameters (calibrate; drift: the latest window's).
 """

@@ -8,7 +8,7 @@ values it starts from are the run's assumption register, which shows them in tha
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,8 +90,9 @@ class VariableFit:
 
 
 @dataclass
-class Calibration:
-    """A fit: the settings, one Estimate per parameter, the fit per variable, the optimiser's verdict and notes."""
+class FitSettings:
+    """What a fit ran on: the model, the data file, the run options and the objective (a calibration's and a drift
+    report's)."""
 
     model_name: str
     model_hash: str
@@ -99,8 +100,28 @@ class Calibration:
     mode: str
     seed: int
     steps: int
-    runs: int | None
+    runs: int | None  # Monte Carlo paths (None in deterministic mode)
     objective: str
+    data_sha256: str | None = None  # set by the command line, which reads the file's bytes
+
+    def to_dict(self) -> dict:
+        """The `model`, `data`, `mode`, `seed`, `steps` (and `runs`) fields of the JSON reports."""
+        return {"model": {"name": self.model_name, "hash": self.model_hash},
+                "data": {"file": self.data_file, "sha256": self.data_sha256},
+                "mode": self.mode, "seed": self.seed, "steps": self.steps,
+                **({"runs": self.runs} if self.mode == "monte_carlo" else {})}
+
+    def describe(self) -> str:
+        """`deterministic, seed 42, t = 0..24` (with the paths in Monte Carlo), for the text reports."""
+        runs = f", {self.runs:,} runs" if self.mode == "monte_carlo" and self.runs else ""
+        return f"{self.mode}{runs}, seed {self.seed}, t = 0..{self.steps}"
+
+
+@dataclass
+class Calibration:
+    """A fit: the settings, one Estimate per parameter, the fit per variable, the optimiser's verdict and notes."""
+
+    settings: FitSettings
     window: tuple[int, int] | None  # the steps whose observations were fitted (None: all)
     estimates: list[Estimate]
     variables: list[VariableFit]
@@ -117,7 +138,6 @@ class Calibration:
     model_runs: int  # runs of the model the fit took (Jacobian included)
     run_status: str  # the status of the run at the estimate
     notes: list[str] = field(default_factory=list)
-    data_sha256: str | None = None
     written: str | None = None  # the .pel file --write updated
 
     @property
@@ -131,12 +151,9 @@ class Calibration:
 
     def to_dict(self) -> dict:
         return {
-            "model": {"name": self.model_name, "hash": self.model_hash},
-            "data": {"file": self.data_file, "sha256": self.data_sha256},
-            "mode": self.mode, "seed": self.seed, "steps": self.steps,
-            **({"runs": self.runs} if self.mode == "monte_carlo" else {}),
+            **self.settings.to_dict(),
             "window": None if self.window is None else list(self.window),
-            "objective": {"name": self.objective, "definition": OBJECTIVE_TEXT[self.objective]},
+            "objective": {"name": self.settings.objective, "definition": OBJECTIVE_TEXT[self.settings.objective]},
             "optimizer": {"method": "scipy.optimize.least_squares (trf, 3-point Jacobian)",
                           "status": self.optimizer_status, "message": self.optimizer_message,
                           "model_runs": self.model_runs},
@@ -239,10 +256,11 @@ class Problem:
                  seed: int | None = None, runs: int | None = None, steps: int | None = None,
                  params: Mapping[str, Any] | None = None, variables: Sequence[str] | None = None,
                  objective: str = "scaled", bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, progress: Callable[[int, int], None] | None = None) -> None:
         from pel import overrides
 
         self.model = model
+        self.progress = progress  # called before each run (and by Monte Carlo runs between blocks): may raise
         self.program: ir.Program = model.program
         self.actuals = actuals
         self.settings = model.settings(mode or DEFAULT_MODE, seed=seed, runs=runs, steps=steps)
@@ -319,10 +337,18 @@ class Problem:
                        if window is None or window[0] <= o.t <= window[1])
         return out
 
+    def fit_settings(self) -> FitSettings:
+        s = self.settings
+        return FitSettings(self.program.model.name, str(self.program.metadata.get("model_hash", "")),
+                           self.actuals.file, s.mode, s.seed, s.steps, s.runs if s.mode == "monte_carlo" else None,
+                           self.objective)
+
     def run(self, values: Mapping[str, float]) -> Result:
         s = self.settings
+        if self.progress is not None:
+            self.progress(0, 0)
         return self.model.run(s.mode, seed=s.seed, runs=s.runs, steps=s.steps,
-                              params={**self.fixed, **values}, threads=self.threads)
+                              params={**self.fixed, **values}, threads=self.threads, progress=self.progress)
 
 
 def predictions(result: Result, obs: Sequence[Observation]) -> np.ndarray:
@@ -462,12 +488,8 @@ def fit_problem(problem: Problem, *, window: tuple[int, int] | None = None, max_
     if result is not None and not result.ok:
         notes.append(f"the run at the estimate's status is {result.status}"
                      + (f": {result.message}" if result.message else ""))
-    s_settings = problem.settings
     return Calibration(
-        model_name=problem.program.model.name, model_hash=str(problem.program.metadata.get("model_hash", "")),
-        data_file=problem.actuals.file, mode=s_settings.mode, seed=s_settings.seed, steps=s_settings.steps,
-        runs=s_settings.runs if s_settings.mode == "monte_carlo" else None, objective=problem.objective,
-        window=window, estimates=estimates, variables=variables, n=n, dof=dof, residual_std=s, rmse=rmse,
+        settings=problem.fit_settings(), window=window, estimates=estimates, variables=variables, n=n, dof=dof, residual_std=s, rmse=rmse,
         rmse_unit=one_unit, correlation=corr, converged=converged, identified=identified,
         optimizer_status=int(res.status), optimizer_message=message, model_runs=count[0],
         run_status=run_status, notes=notes)
@@ -566,11 +588,11 @@ def _span(file: str, loc: Any) -> Span | None:
 
 def render_text(cal: Calibration) -> str:
     """The estimates with their errors and intervals, the fit per variable, the verdict and the notes."""
-    runs = f", {cal.runs:,} runs" if cal.mode == "monte_carlo" and cal.runs else ""
+    s = cal.settings
     window = f"; window t = {cal.window[0]}..{cal.window[1]}" if cal.window else ""
-    lines = [f"pel calibrate: {cal.model_name} against {cal.data_file}",
-             f"  {cal.mode}{runs}, seed {cal.seed}, t = 0..{cal.steps}{window}; {cal.n} observations, "
-             f"{len(cal.estimates)} parameter(s); objective: {cal.objective} least squares"]
+    lines = [f"pel calibrate: {s.model_name} against {s.data_file}",
+             f"  {s.describe()}{window}; {cal.n} observations, "
+             f"{len(cal.estimates)} parameter(s); objective: {s.objective} least squares"]
     rows = [["parameter", "estimate", "std error", "95% interval", "initial", "unit"]]
     for e in cal.estimates:
         ci = "n/a" if e.ci95 is None else f"[{fmt(e.ci95[0])}, {fmt(e.ci95[1])}]"

@@ -129,6 +129,37 @@ def _setup(args: argparse.Namespace) -> tuple:
     return model, program, sets, fit, sha, actuals, bounds
 
 
+def add_state_options(p: argparse.ArgumentParser, what: str) -> None:
+    """--state DIR (default $PEL_STATE) and --name: the state folder shared with `pel serve --state`."""
+    import os
+
+    p.add_argument("--state", metavar="DIR", default=os.environ.get("PEL_STATE") or None,
+                   help=f"a state folder (as `pel serve --state`; default $PEL_STATE): {what}")
+    p.add_argument("--name", metavar="NAME",
+                   help="the model's name in the state folder (default: the file name without its suffix, the "
+                        "name `pel serve` serves it under)")
+
+
+def _record(args: argparse.Namespace, fitted: list, notes: list[str]) -> None:
+    """Append the estimates to the --state folder, with a note saying so (or why nothing was recorded)."""
+    if not args.state:
+        return
+    from pel.monitor.state import StateStore
+    from pel.pipeline import model_stem
+
+    name = args.name or model_stem(args.model)
+    if not fitted:
+        notes.append(f"nothing recorded in {args.state}: the fit did not converge or does not identify every "
+                     "parameter")
+        return
+    store = StateStore(args.state)
+    try:
+        store.record(name, fitted)
+    finally:
+        store.close()
+    notes.append(f"recorded {len(fitted)} estimate(s) of {name!r} in {args.state}")
+
+
 def _emit(args: argparse.Namespace, report: Any, render: Callable[[Any], str]) -> None:
     if args.format == "json":
         sys.stdout.write(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
@@ -144,6 +175,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     from pel.monitor import rewrite
     from pel.monitor.calibrate import calibrate, render_text
+    from pel.monitor.state import from_calibration, now_utc
 
     original = None
     if args.write:
@@ -159,17 +191,18 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     cal = calibrate(model, actuals, fit, mode=args.mode, seed=args.seed, runs=args.runs, steps=args.steps,
                     params=sets, variables=_names(args.variables) or None, objective=args.objective,
                     bounds=bounds, max_evals=args.max_evals, threads=args.threads)
-    cal.data_sha256 = sha
+    cal.settings.data_sha256 = sha
     if args.write and cal.ok:
         if original is None:
             raise rewrite.RewriteError(simple("E0912", f"cannot read {args.model} to rewrite it"))
         source = rewrite.fitted_source(args.data, sha, dt.date.today())
-        rewrite.write_fitted(args.model, original, cal.values(), source, model_hash=cal.model_hash,
+        rewrite.write_fitted(args.model, original, cal.values(), source, model_hash=cal.settings.model_hash,
                              strict=args.strict)
         cal.written = args.model
     elif args.write:
         cal.notes.append(f"{args.model} was not written: the fit "
                          + ("did not converge" if not cal.converged else "does not identify every parameter"))
+    _record(args, from_calibration(cal, now_utc()), cal.notes)
     _emit(args, cal, render_text)
     if not cal.ok:
         return EXIT_NOT_CONVERGED
@@ -181,12 +214,14 @@ def cmd_drift(args: argparse.Namespace) -> int:
     on the latest (outside the declared distribution's P5-P95, or more than 3 standard errors from a fixed
     value). Exit 6 with --fail-on-drift when a parameter drifted; 7 when the latest window's fit failed."""
     from pel.monitor.drift import drift, render_text
+    from pel.monitor.state import from_drift, now_utc
 
     model, program, sets, fit, sha, actuals, bounds = _setup(args)
     report = drift(model, actuals, fit, window=args.window, stride=args.stride, mode=args.mode, seed=args.seed,
                    runs=args.runs, steps=args.steps, params=sets, variables=_names(args.variables) or None,
                    objective=args.objective, bounds=bounds, max_evals=args.max_evals, threads=args.threads)
-    report.data_sha256 = sha
+    report.settings.data_sha256 = sha
+    _record(args, from_drift(report, now_utc()), report.notes)
     _emit(args, report, render_text)
     if args.fail_on_drift and report.drifted:
         return EXIT_DRIFT
@@ -223,6 +258,8 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
                     set_help="override a parameter (typed); on a fitted one, where its fit starts")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--strict", action="store_true", help="turn coercion warnings into errors")
+    add_state_options(p, "record the estimates there, for `pel assumptions --state` and `pel serve --state` "
+                         "(only those of a fit that converged and identifies its parameters)")
 
 
 def _register_calibrate(sub: argparse._SubParsersAction) -> None:

@@ -8,7 +8,7 @@ range of its declared distribution; a fixed one when it lies more than 3 standar
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
@@ -17,7 +17,7 @@ from pel.backend.results import json_float
 from pel.diagnostics import simple
 from pel.ir import nodes as ir
 from pel.monitor.actuals import Actuals
-from pel.monitor.calibrate import Calibration, CalibrationError, Problem, fit_problem, fmt
+from pel.monitor.calibrate import Calibration, CalibrationError, FitSettings, Problem, fit_problem, fmt
 from pel.overrides import to_declared
 
 SIGMAS = 3.0  # a fixed parameter drifts beyond this many standard errors
@@ -88,6 +88,19 @@ def declared_range(param: ir.Param, model: ir.Model, levels: tuple[float, float]
     return out[0], out[1]
 
 
+def distance(value: float, declared: float, std_error: float | None) -> float | None:
+    """How far an estimate lies from the declared value, in its standard errors, signed (+: above); None without a
+    standard error, ±inf for a zero one (0 when the two agree to the optimiser's precision)."""
+    if std_error is None or not math.isfinite(std_error):
+        return None
+    diff = value - declared
+    if abs(diff) <= RELATIVE_TOLERANCE * max(abs(value), abs(declared)):
+        return 0.0
+    if std_error <= 0:
+        return math.copysign(math.inf, diff)
+    return diff / std_error
+
+
 # ---------------------------------------------------------------------------------------------
 # Results
 # ---------------------------------------------------------------------------------------------
@@ -129,11 +142,20 @@ class ParameterDrift:
     def latest(self) -> WindowEstimate | None:
         return self.estimates[-1] if self.estimates else None
 
+    @property
+    def distance(self) -> float | None:
+        """The latest estimate's distance from the declared value in standard errors (None when it has none or its
+        window's fit failed): `pel_parameter_drift`."""
+        latest = self.latest
+        if latest is None or not latest.ok:
+            return None
+        return distance(latest.value, self.declared, latest.std_error)
+
     def to_dict(self) -> dict:
         latest = self.latest
         return {"unit": self.unit, "declared": _num(self.declared), "distribution": self.distribution,
                 "p5": _num(self.p5), "p95": _num(self.p95),
-                "latest": None if latest is None else latest.to_dict(),
+                "latest": None if latest is None else latest.to_dict(), "distance_se": _num(self.distance),
                 "verdict": self.verdict, "reason": self.reason,
                 "estimates": [e.to_dict() for e in self.estimates]}
 
@@ -142,21 +164,13 @@ class ParameterDrift:
 class DriftReport:
     """Drift of the fitted parameters over rolling windows."""
 
-    model_name: str
-    model_hash: str
-    data_file: str
-    mode: str
-    seed: int
-    steps: int
-    runs: int | None
-    objective: str
+    settings: FitSettings
     window: int
     stride: int
     windows: list[tuple[int, int]]  # the windows fitted, in order
     parameters: list[ParameterDrift]
     latest_ok: bool  # the latest window's fit converged and is identified
     notes: list[str] = field(default_factory=list)
-    data_sha256: str | None = None
 
     @property
     def drifted(self) -> list[str]:
@@ -164,11 +178,8 @@ class DriftReport:
 
     def to_dict(self) -> dict:
         return {
-            "model": {"name": self.model_name, "hash": self.model_hash},
-            "data": {"file": self.data_file, "sha256": self.data_sha256},
-            "mode": self.mode, "seed": self.seed, "steps": self.steps,
-            **({"runs": self.runs} if self.mode == "monte_carlo" else {}),
-            "objective": self.objective, "window": self.window, "stride": self.stride,
+            **self.settings.to_dict(),
+            "objective": self.settings.objective, "window": self.window, "stride": self.stride,
             "windows": [list(w) for w in self.windows],
             "rule": {"uncertain": "latest estimate outside the declared distribution's P5-P95",
                      "fixed": f"latest estimate more than {SIGMAS:g} standard errors from the declared value"},
@@ -194,16 +205,18 @@ def drift(model: Any, actuals: Actuals, fit: Sequence[str], *, window: int, stri
           mode: str | None = None, seed: int | None = None, runs: int | None = None, steps: int | None = None,
           params: Mapping[str, Any] | None = None, variables: Sequence[str] | None = None,
           objective: str = "scaled", bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
-          max_evals: int | None = None, threads: int | None = None) -> DriftReport:
+          max_evals: int | None = None, threads: int | None = None,
+          progress: Callable[[int, int], None] | None = None) -> DriftReport:
     """Fit `fit` on every window of `window` steps of `actuals` (every `stride` steps, the last window ending at
     the latest observation) as `calibrate` does, and judge the latest estimates against the declared values.
 
     Each window's fit starts from the previous window's estimate (the first from the declared values); the model
     still runs from t = 0, so a window late in the data is matched by what the model says there: fit a level
     parameter too (the initial value) when a rate is fitted on windows. Raises CalibrationError (E0909, E0911,
-    E0913)."""
+    E0913). `progress` is called before every run of the model (and between blocks of Monte Carlo paths); an
+    exception it raises ends the check."""
     problem = Problem(model, actuals, fit, mode=mode, seed=seed, runs=runs, steps=steps, params=params,
-                      variables=variables, objective=objective, bounds=bounds, threads=threads)
+                      variables=variables, objective=objective, bounds=bounds, threads=threads, progress=progress)
     if window < 1 or stride < 1:
         raise CalibrationError(simple("E0913", f"--window and --stride must be at least 1, got {window} and {stride}"))
     obs = problem.observations()
@@ -252,10 +265,7 @@ def drift(model: Any, actuals: Actuals, fit: Sequence[str], *, window: int, stri
         parameters.append(ParameterDrift(target.param.name, target.param.type.unit, target.declared, dist,
                                          band[0] if band else None, band[1] if band else None, series, verdict,
                                          reason))
-    s = problem.settings
-    return DriftReport(model_ir.name, str(problem.program.metadata.get("model_hash", "")), actuals.file, s.mode,
-                       s.seed, s.steps, s.runs if s.mode == "monte_carlo" else None, problem.objective, window,
-                       stride, [w for w, _ in fits], parameters, latest_cal.ok, notes)
+    return DriftReport(problem.fit_settings(), window, stride, [w for w, _ in fits], parameters, latest_cal.ok, notes)
 
 
 def _verdict(param: ir.Param, declared: float, band: tuple[float, float] | None, latest: WindowEstimate,
@@ -272,16 +282,14 @@ def _verdict(param: ir.Param, declared: float, band: tuple[float, float] | None,
             side = "below P5" if v < lo else "above P95"
             return "drift", f"{fmt(v)} is {side} of the declared {param.value_text} (P5-P95 {fmt(lo)}..{fmt(hi)})"
         return "ok", f"{fmt(v)} is within the declared P5-P95 {fmt(lo)}..{fmt(hi)}"
-    diff = abs(v - declared)
-    if latest.std_error is None:
+    d = distance(v, declared, latest.std_error)
+    if d is None:
         return "unknown", "the latest estimate has no standard error"
-    small = diff <= RELATIVE_TOLERANCE * max(abs(v), abs(declared))
-    if diff > SIGMAS * latest.std_error and not small:
-        z = diff / latest.std_error if latest.std_error > 0 else math.inf
+    z = abs(d)
+    if z > SIGMAS:
         z_text = f"{z:.1f}" if math.isfinite(z) else "infinitely many"
         return "drift", (f"{fmt(v)} is {z_text} standard errors from the declared {fmt(declared)} "
                          f"(more than {SIGMAS:g})")
-    z = diff / latest.std_error if latest.std_error > 0 else 0.0
     return "ok", f"{fmt(v)} is {z:.1f} standard errors from the declared {fmt(declared)}"
 
 
@@ -296,10 +304,10 @@ def _num(x: float | None) -> float | None:
 
 def render_text(report: DriftReport, max_rows: int = 12) -> str:
     """Per parameter: the declared value or range, the estimates of the latest windows, the verdict."""
-    runs = f", {report.runs:,} runs" if report.mode == "monte_carlo" and report.runs else ""
-    lines = [f"pel drift: {report.model_name} against {report.data_file}",
-             f"  {report.mode}{runs}, seed {report.seed}, t = 0..{report.steps}; {len(report.windows)} window(s) of "
-             f"{report.window} steps, every {report.stride}; objective: {report.objective} least squares"]
+    s = report.settings
+    lines = [f"pel drift: {s.model_name} against {s.data_file}",
+             f"  {s.describe()}; {len(report.windows)} window(s) of "
+             f"{report.window} steps, every {report.stride}; objective: {s.objective} least squares"]
     for p in report.parameters:
         declared = (f"{p.distribution}: P5-P95 {fmt(p.p5)}..{fmt(p.p95)}" if p.distribution
                     else f"declared {fmt(p.declared)}")

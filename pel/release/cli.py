@@ -8,7 +8,8 @@ import json
 import sys
 
 from pel.argtypes import non_negative_int
-from pel.release.common import BUMPS, percent_or_fraction
+from pel.release.common import BUMPS, DEFAULT_ATOL, percent_or_fraction, tolerance
+from pel.release.versions import version_arg
 
 EXIT_OK, EXIT_BUMP_NOT_ALLOWED, EXIT_LINT_FAILED = 0, 4, 5
 
@@ -18,13 +19,33 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from pel.release import diff
     from pel.release.common import load
 
-    report = diff.compare(load(args.old), load(args.new), mode=args.mode, seed=args.seed, steps=args.steps,
-                          runs=args.runs, threshold=args.threshold)
+    report = diff.compare(load(args.old), load(args.new), **_compare_options(args))
     if args.format == "json":
         sys.stdout.write(json.dumps(report.to_dict(args.allow), indent=2, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(diff.render_text(report, args.allow))
     return EXIT_OK if report.allowed(args.allow) else EXIT_BUMP_NOT_ALLOWED
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    """Release a model: diff it against its latest release, take the bump it requires (or --version), write
+    DIR/<name>/<X.Y.Z>.ir.json once (never overwritten) and a CHANGELOG.md entry; --tag makes the git tag."""
+    from pathlib import Path
+
+    from pel.release import publish
+
+    opts = publish.Options(Path(args.dir), args.release_version, args.tag, _compare_options(args))
+    outcome = publish.release(args.model, opts)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(outcome.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(outcome.render_text())
+    return EXIT_OK
+
+
+def _compare_options(args: argparse.Namespace) -> dict:
+    return {"mode": args.mode, "seed": args.seed, "steps": args.steps, "runs": args.runs,
+            "threshold": args.threshold, "atol": args.atol}
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -68,7 +89,17 @@ def cmd_assumptions(args: argparse.Namespace) -> int:
     from pel.release.common import load
 
     loaded = load(args.model)
-    sys.stdout.write(register.markdown(loaded) if args.format == "md" else register.to_json(loaded))
+    fitted = None
+    if args.state:
+        from pel.monitor.state import StateStore
+        from pel.pipeline import model_stem
+
+        store = StateStore(args.state)
+        try:
+            fitted = store.latest(args.name or model_stem(args.model))
+        finally:
+            store.close()
+    sys.stdout.write(register.markdown(loaded, fitted) if args.format == "md" else register.to_json(loaded, fitted))
     return EXIT_OK
 
 
@@ -86,19 +117,38 @@ def _add(sub: argparse._SubParsersAction, name: str, func: object) -> argparse.A
     return p
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add the release subcommands (diff, init, lint, assumptions) to the `pel` parser."""
-    p = _add(sub, "diff", cmd_diff)
-    p.add_argument("old", help="the released version (.pel, .ir.json or .ir.msgpack)")
-    p.add_argument("new", help="the candidate version")
+def _add_compare_options(p: argparse.ArgumentParser) -> None:
+    """How two versions are compared (pel diff, pel release): the runs, the threshold and the tolerance."""
     p.add_argument("--mode", choices=["deterministic", "monte_carlo"], default="deterministic")
     p.add_argument("--seed", type=non_negative_int, default=42, help="the seed of both runs (common random numbers)")
     p.add_argument("--steps", type=non_negative_int, help="compare t = 0..N (default: the shorter horizon)")
     p.add_argument("--runs", type=non_negative_int, help="Monte Carlo paths (default 1000)")
     p.add_argument("--threshold", type=percent_or_fraction, default=0.05,
-                   help="an output moving more than this is a major change (0.05 or 5%%; default 5%%)")
+                   help="an output moving more than this, or a fatal constraint's violation rate rising by more, is "
+                        "a major change (0.05 or 5%%; default 5%%)")
+    p.add_argument("--atol", type=tolerance, default=DEFAULT_ATOL,
+                   help=f"differences up to this, in each output's unit, are no change (default {DEFAULT_ATOL:g})")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the release subcommands (diff, release, init, lint, assumptions) to the `pel` parser."""
+    p = _add(sub, "diff", cmd_diff)
+    p.add_argument("old", help="the released version (.pel, .ir.json or .ir.msgpack)")
+    p.add_argument("new", help="the candidate version")
+    _add_compare_options(p)
     p.add_argument("--allow", choices=BUMPS[1:], default="major",
                    help="the largest bump this release may make; exit 4 beyond it (default major)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+    p = _add(sub, "release", cmd_release)
+    p.add_argument("model", help="the model to release (.pel, .ir.json or .ir.msgpack)")
+    p.add_argument("--dir", default="releases", help="the releases folder (default releases/): releases go to "
+                                                     "DIR/<model name>/<X.Y.Z>.ir.json")
+    p.add_argument("--version", dest="release_version", type=version_arg, metavar="X.Y.Z",
+                   help="the version to release (refused when it is a smaller bump than the changes require); "
+                        "default: the latest release bumped as the diff requires, or 1.0.0 for the first")
+    p.add_argument("--tag", action="store_true", help="create the git tag vX.Y.Z (inside a git work tree)")
+    _add_compare_options(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
 
     p = _add(sub, "init", cmd_init)
@@ -118,3 +168,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = _add(sub, "assumptions", cmd_assumptions)
     p.add_argument("model", help=".pel or IR file")
     p.add_argument("--format", choices=["md", "json"], default="md")
+    from pel.monitor.cli import add_state_options
+
+    add_state_options(p, "show beside each parameter the latest estimate the folder holds for it (from "
+                         "`pel calibrate`, `pel drift` or `pel serve`)")

@@ -1,4 +1,4 @@
-"""Shared helpers of the release commands: loading a model file, walking IR expressions, locations."""
+"""Shared helpers of the release commands: loading a model file, changes, walking IR expressions, locations."""
 
 from __future__ import annotations
 
@@ -9,12 +9,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pel.diagnostics import Diagnostic
+from pel.diagnostics import Diagnostic, PelError
 from pel.ir import nodes as ir
 from pel.ir.serialize import encode
 
 # Bump levels in increasing order; "none" means the two versions are the same model.
 BUMPS = ("none", "patch", "minor", "major")
+# `pel diff --atol` by default: output differences up to this (in each output's unit) are rounding, not a change.
+DEFAULT_ATOL = 1e-9
+
+
+@dataclass
+class Change:
+    """One difference between two versions of a model and the bump it requires on its own."""
+
+    kind: str  # param_added, param_removed, param_retyped, param_reunited, param_default, ...
+    subject: str  # the parameter, constraint, output or "model"
+    detail: str  # human text: what changed
+    bump: str  # patch | minor | major
+    reason: str = ""  # why that bump (for major and minor)
+
+
+class ReleaseError(PelError):
+    """`pel release` refused: a version that exists or is too small, nothing to release, a git tag problem."""
+
+    phase = "release"
 
 
 @dataclass
@@ -140,4 +159,17 @@ def percent_or_fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a fraction like 0.05 or a percentage like 5%, got {text!r}") from None
     if not 0.0 <= value <= 1e6:
         raise argparse.ArgumentTypeError(f"expected a non-negative threshold, got {text!r}")
+    return value
+
+
+def tolerance(text: str) -> float:
+    """A finite number >= 0 (argparse type for --atol)."""
+    import argparse
+
+    try:
+        value = float(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number like 0.01 or 1e-6, got {text!r}") from None
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
     return value

@@ -4,6 +4,7 @@ Rules (seed tutorial 10, "Semantic Versioning" and its quiz): major — a parame
 unit changed, a constraint raised from warning to fatal, the new version stopping on a fatal constraint where
 the old did not, an output moving more than the threshold (default 5%); minor — parameters or outputs added;
 patch — anything else that changed (defaults, distributions, provenance, formulas, constraints, small moves).
+Constraint behaviour in the runs counts too (pel.release.behaviour): a fatal constraint that newly fires is major.
 """
 
 from __future__ import annotations
@@ -15,18 +16,11 @@ from typing import Any
 import numpy as np
 
 from pel.ir import nodes as ir
-from pel.release.common import BUMPS, Loaded, outputs_of, shape
+from pel.release import behaviour
+from pel.release.common import BUMPS, DEFAULT_ATOL, Change, Loaded, outputs_of, shape
 
-
-@dataclass
-class Change:
-    """One difference between the versions and the bump it requires on its own."""
-
-    kind: str  # param_added, param_removed, param_retyped, param_reunited, param_default, ...
-    subject: str  # the parameter, constraint, output or "model"
-    detail: str  # human text: what changed
-    bump: str  # patch | minor | major
-    reason: str = ""  # why that bump (for major and minor)
+# Change kinds found by running both versions (the others come from the structure alone).
+RUN_KINDS = ("output_moved", "run_status", *behaviour.KINDS)
 
 
 @dataclass
@@ -34,11 +28,12 @@ class OutputDiff:
     """The largest relative difference of one common output over the compared steps."""
 
     name: str
-    max_rel_diff: float  # |new - old| / |old|; inf where old is 0 and new is not (or one side is NaN)
+    max_rel_diff: float  # |new - old| / |old| over the steps where |new - old| > atol; inf where old is 0 (or NaN)
     t: int | None  # the step where it occurs (first such step)
     old: float | None
     new: float | None
     steps_compared: int
+    max_abs_diff: float = 0.0  # largest |new - old| over the compared steps (inf with one side NaN)
 
 
 @dataclass
@@ -48,6 +43,7 @@ class DiffReport:
     options: dict[str, Any]
     changes: list[Change] = field(default_factory=list)
     outputs: list[OutputDiff] = field(default_factory=list)
+    constraints: list[behaviour.ConstraintRuns] = field(default_factory=list)
 
     @property
     def bump(self) -> str:
@@ -60,10 +56,12 @@ class DiffReport:
         def num(x: float | None) -> float | str | None:
             return "inf" if x is not None and math.isinf(x) else x
 
-        outs = [{**asdict(o), "max_rel_diff": num(o.max_rel_diff)} for o in self.outputs]
+        outs = [{**asdict(o), "max_rel_diff": num(o.max_rel_diff), "max_abs_diff": num(o.max_abs_diff)}
+                for o in self.outputs]
         return {
             "old": self.old, "new": self.new, "options": self.options,
             "changes": [asdict(c) for c in self.changes], "outputs": outs,
+            "constraints": [c.to_dict() for c in self.constraints],
             "bump": self.bump,
             "reasons": [f"{c.bump}: {c.detail}" + (f" ({c.reason})" if c.reason else "")
                         for c in self.changes if c.bump == self.bump],
@@ -175,25 +173,36 @@ def _outputs(old: ir.Model, new: ir.Model) -> list[Change]:
 # ---------------------------------------------------------------------------------------------
 
 
-def largest_relative(old: np.ndarray, new: np.ndarray) -> tuple[float, int | None]:
-    """max |new-old|/|old| over the common steps and the first step where it occurs (inf where old is 0)."""
+def largest_relative(old: np.ndarray, new: np.ndarray, atol: float = 0.0) -> tuple[float, int | None]:
+    """max |new-old|/|old| over the common steps where |new-old| > atol, and the first step where it occurs
+    (inf where old is 0 or one side is NaN; 0 with step 0 when every step is within atol)."""
     n = min(len(old), len(new))
     if n == 0:
         return 0.0, None
     x, y = np.asarray(old[:n], float), np.asarray(new[:n], float)
-    nan_x, nan_y = np.isnan(x), np.isnan(y)
+    diff = absolute_differences(x, y)
     with np.errstate(divide="ignore", invalid="ignore"):
-        diff = np.abs(y - x)
-        rel = np.where(diff == 0, 0.0, diff / np.abs(x))
-    rel = np.where(nan_x & nan_y, 0.0, np.where(nan_x | nan_y, np.inf, rel))
-    rel = np.where(np.isnan(rel), np.inf, rel)  # inf - inf
+        rel = np.where(diff <= atol, 0.0, diff / np.abs(x))
+    rel = np.where(np.isnan(rel), np.inf, rel)  # 0/0 cannot occur past atol >= 0; NaN here is a NaN side
     k = int(np.argmax(rel))
     return float(rel[k]), k
 
 
+def absolute_differences(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """|y - x| per step: 0 where both are NaN, inf where one is NaN or both are infinite and differ."""
+    nan_x, nan_y = np.isnan(x), np.isnan(y)
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(y - x)
+    diff = np.where(np.isnan(diff), np.inf, diff)  # one side NaN, or inf - inf
+    same_inf = np.isinf(x) & (x == y)
+    return np.where((nan_x & nan_y) | same_inf, 0.0, diff)
+
+
 def outputs(old: Loaded, new: Loaded, *, mode: str, seed: int, steps: int, runs: int | None,
-            threshold: float) -> tuple[list[OutputDiff], list[Change]]:
-    """Run both versions with the same seed (parameters keep their own random streams: common random numbers)."""
+            threshold: float, atol: float = DEFAULT_ATOL,
+            ) -> tuple[list[OutputDiff], list[Change], list[behaviour.ConstraintRuns]]:
+    """Run both versions with the same seed (parameters keep their own random streams: common random numbers):
+    the output differences, the changes they make, and the constraint behaviour of both runs."""
     from pel.model import Model
 
     res_a = Model(old.program).run(mode, runs=runs, seed=seed, steps=steps)
@@ -202,11 +211,14 @@ def outputs(old: Loaded, new: Loaded, *, mode: str, seed: int, steps: int, runs:
     changes: list[Change] = []
     for name in (n for n in res_a.variables if n in res_b.variables):
         va, vb = res_a[name].value, res_b[name].value
-        rel, k = largest_relative(va, vb)
+        rel, k = largest_relative(va, vb, atol)
+        n = min(len(va), len(vb))
+        largest = float(np.max(absolute_differences(np.asarray(va[:n], float), np.asarray(vb[:n], float)),
+                            initial=0.0))
         at_a = float(va[k]) if k is not None and k < len(va) else None
         at_b = float(vb[k]) if k is not None and k < len(vb) else None
         t = int(res_a[name].t[k]) if k is not None else None
-        diffs.append(OutputDiff(name, rel, t, at_a, at_b, min(len(va), len(vb))))
+        diffs.append(OutputDiff(name, rel, t, at_a, at_b, n, largest))
         if rel > 0:
             moved = rel > threshold
             changes.append(Change("output_moved", name, f"output {name} moves {_pct(rel)} at t={t}",
@@ -218,7 +230,9 @@ def outputs(old: Loaded, new: Loaded, *, mode: str, seed: int, steps: int, runs:
                               + (f" ({res_b.message})" if res_b.message else ""),
                               "major" if stops else "patch", "the new version stops on a fatal constraint"
                               if stops else ""))
-    return diffs, changes
+    runs_of = behaviour.compare(behaviour.of(res_a, old.model), behaviour.of(res_b, new.model))
+    changes += behaviour.changes(runs_of, threshold)
+    return diffs, changes, runs_of
 
 
 def _pct(rel: float) -> str:
@@ -226,16 +240,17 @@ def _pct(rel: float) -> str:
 
 
 def compare(old: Loaded, new: Loaded, *, mode: str = "deterministic", seed: int = 42, steps: int | None = None,
-            runs: int | None = None, threshold: float = 0.05) -> DiffReport:
+            runs: int | None = None, threshold: float = 0.05, atol: float = DEFAULT_ATOL) -> DiffReport:
     """The whole diff of two loaded versions."""
     if steps is None:
         steps = min(old.model.time_horizon, new.model.time_horizon)
     if mode == "monte_carlo" and runs is None:
         runs = 1000
     report = DiffReport(old.path, new.path, {"mode": mode, "seed": seed, "steps": steps, "runs": runs,
-                                             "threshold": threshold})
+                                             "threshold": threshold, "atol": atol})
     report.changes = structural(old.model, new.model)
-    report.outputs, moved = outputs(old, new, mode=mode, seed=seed, steps=steps, runs=runs, threshold=threshold)
+    report.outputs, moved, report.constraints = outputs(old, new, mode=mode, seed=seed, steps=steps, runs=runs,
+                                                        threshold=threshold, atol=atol)
     report.changes += moved
     return report
 
@@ -243,25 +258,35 @@ def compare(old: Loaded, new: Loaded, *, mode: str = "deterministic", seed: int 
 def render_text(report: DiffReport, allow: str) -> str:
     o = report.options
     runs = f", runs {o['runs']}" if o["mode"] == "monte_carlo" else ""
-    lines = [f"pel diff {report.old} -> {report.new}  ({o['mode']}, seed {o['seed']}, steps 0..{o['steps']}{runs})",
-             ""]
-    structural_changes = [c for c in report.changes if c.kind not in ("output_moved", "run_status")]
+    lines = [f"pel diff {report.old} -> {report.new}  ({o['mode']}, seed {o['seed']}, steps 0..{o['steps']}{runs}, "
+             f"threshold {o['threshold'] * 100:g}%, atol {o['atol']:g})", ""]
+    structural_changes = [c for c in report.changes if c.kind not in RUN_KINDS]
     lines.append("Structural changes:" if structural_changes else "Structural changes: none")
     lines += [f"  {c.bump:<5}  {c.detail}" for c in structural_changes]
     lines += ["", "Output changes (largest relative difference over the common steps):"]
-    width = max((len(d.name) for d in report.outputs), default=0)
-    for d in report.outputs:
-        if d.max_rel_diff == 0:
-            lines.append(f"  {d.name:<{width}}  unchanged")
-        else:
-            lines.append(f"  {d.name:<{width}}  {_pct(d.max_rel_diff):>9} at t={d.t}  ({_num(d.old)} -> {_num(d.new)})")
+    lines += _output_lines(report.outputs)
     lines += [f"  {c.bump:<5}  {c.detail}" for c in report.changes if c.kind == "run_status"]
+    fired = [c for c in report.changes if c.kind in behaviour.KINDS]
+    lines += ["", "Constraint behaviour:" if fired else "Constraint behaviour: unchanged"]
+    lines += [f"  {c.bump:<5}  {c.detail}" for c in fired]
     bump = report.bump
     lines += ["", f"Required version bump: {bump.upper()}"]
     lines += [f"  - {c.detail}" + (f" ({c.reason})" if c.reason else "") for c in report.changes if c.bump == bump]
     verdict = "ok" if report.allowed(allow) else "NOT ALLOWED (exit 4)"
     lines.append(f"Allowed: {allow} -> {verdict}")
     return "\n".join(lines) + "\n"
+
+
+def _output_lines(diffs: list[OutputDiff]) -> list[str]:
+    width = max((len(d.name) for d in diffs), default=0)
+    lines = []
+    for d in diffs:
+        if d.max_rel_diff == 0:
+            within = f" within atol (largest |difference| {d.max_abs_diff:.3g})" if d.max_abs_diff > 0 else ""
+            lines.append(f"  {d.name:<{width}}  unchanged{within}")
+        else:
+            lines.append(f"  {d.name:<{width}}  {_pct(d.max_rel_diff):>9} at t={d.t}  ({_num(d.old)} -> {_num(d.new)})")
+    return lines
 
 
 def _num(x: float | None) -> str:

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from pel.ir import nodes as ir
 from pel.overrides import param_value
 from pel.release.common import Loaded, extra_field
 
+if TYPE_CHECKING:
+    from pel.monitor.state import Fitted
+
 COLUMNS = ("Parameter", "Type", "Value", "Source", "Method", "Confidence", "Freshness", "Validated", "Owner",
            "Notes")
 
 
-def entry(p: ir.Param, model: ir.Model) -> dict[str, Any]:
-    """One register row: the spec's fields plus `unit`, `central` (the deterministic value, in the declared unit)
-    and `validated`."""
+def entry(p: ir.Param, model: ir.Model, fitted: Fitted | None = None) -> dict[str, Any]:
+    """One register row: the spec's fields plus `unit`, `central` (the deterministic value, in the declared unit),
+    `validated`, and `fitted`: the latest estimate a state folder holds for it (calibration or drift check; None
+    when there is none)."""
     prov = p.provenance
     return {
         "name": p.name,
@@ -34,6 +39,7 @@ def entry(p: ir.Param, model: ir.Model) -> dict[str, Any]:
         "sensitivity_rank": None,  # needs a sensitivity analysis run; not computed by the register
         "notes": prov.notes,
         "correlated_with": [{"param": name, "rho": rho} for name, rho in prov.correlated_with],
+        "fitted": None if fitted is None else fitted.to_dict(),
     }
 
 
@@ -48,15 +54,17 @@ def completeness(model: ir.Model) -> float:
     return complete / len(model.params)
 
 
-def register(loaded: Loaded, generated_at: str | None = None) -> dict[str, Any]:
-    """The register as JSON data."""
+def register(loaded: Loaded, generated_at: str | None = None,
+             fitted: Mapping[str, Fitted] | None = None) -> dict[str, Any]:
+    """The register as JSON data; `fitted`: the latest estimates of a state folder, by parameter."""
+    fitted = fitted or {}
     meta = loaded.program.metadata
     return {
         "model": loaded.model.name,
         "model_hash": meta.get("model_hash"),
         "assumption_hash": meta.get("assumption_hash"),
         "generated_at": generated_at or dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-        "assumptions": [entry(p, loaded.model) for p in loaded.model.params],
+        "assumptions": [entry(p, loaded.model, fitted.get(p.name)) for p in loaded.model.params],
         "assumption_completeness_score": completeness(loaded.model),
     }
 
@@ -68,9 +76,22 @@ def _cell(value: Any) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(loaded: Loaded) -> str:
-    """The register as the markdown that `pel init` writes to docs/assumptions.md (no timestamp: diff-stable)."""
+def fitted_text(f: Fitted) -> str:
+    """`0.0412 ± 0.0021 [0.0368, 0.0456] (drift: ok, 2026-12-07)`: a latest estimate in one cell."""
+    from pel.monitor.calibrate import fmt
+
+    err = "" if f.std_error is None else f" ± {fmt(f.std_error)}"
+    ci = "" if f.ci95 is None else f" [{fmt(f.ci95[0])}, {fmt(f.ci95[1])}]"
+    kind = f"drift check: {'drifted' if f.verdict == 'drift' else f.verdict}" if f.kind == "drift" else "calibrated"
+    return f"{fmt(f.value)}{err}{ci} ({kind}, {f.at[:10]})"
+
+
+def markdown(loaded: Loaded, fitted: Mapping[str, Fitted] | None = None) -> str:
+    """The register as the markdown that `pel init` writes to docs/assumptions.md (no timestamp: diff-stable);
+    with `fitted` (a state folder's latest estimates) a Fitted column beside the declared Value."""
+    fitted = fitted or {}
     model = loaded.model
+    columns = COLUMNS if not fitted else (*COLUMNS[:3], "Fitted", *COLUMNS[3:])
     meta = loaded.program.metadata
     lines = [
         f"# Assumption register: {model.name}",
@@ -83,13 +104,14 @@ def markdown(loaded: Loaded) -> str:
         f"- Parameters: {len(model.params)}; completeness (freshness policy declared): "
         f"{completeness(model):.0%}",
         "",
-        "| " + " | ".join(COLUMNS) + " |",
-        "|" + "|".join("---" for _ in COLUMNS) + "|",
+        "| " + " | ".join(columns) + " |",
+        "|" + "|".join("---" for _ in columns) + "|",
     ]
     for p in model.params:
         e = entry(p, model)
         value = e["distribution"] or e["value"]
-        row = (f"`{p.name}`", e["type"], value, e["source"], e["method"], e["confidence"], e["freshness"],
+        fit = () if not fitted else (fitted_text(fitted[p.name]) if p.name in fitted else None,)
+        row = (f"`{p.name}`", e["type"], value, *fit, e["source"], e["method"], e["confidence"], e["freshness"],
                e["validated"], e["owner"], e["notes"])
         lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
     correlated = [(a, b, rho) for a, b, rho in model.correlations]
@@ -99,5 +121,5 @@ def markdown(loaded: Loaded) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_json(loaded: Loaded) -> str:
-    return json.dumps(register(loaded), indent=2, ensure_ascii=False) + "\n"
+def to_json(loaded: Loaded, fitted: Mapping[str, Fitted] | None = None) -> str:
+    return json.dumps(register(loaded, fitted=fitted), indent=2, ensure_ascii=False) + "\n"

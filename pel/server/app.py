@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hmac
 import json
 import logging
@@ -29,6 +30,9 @@ from pel.ir import nodes as ir
 from pel.model import Model, RunSettings
 from pel.monitor.actuals import MAX_ERRORS, Actuals, ActualsError, Observation, parse_actuals
 from pel.monitor.backtest import compare
+from pel.monitor.calibrate import CalibrationError, fittable
+from pel.monitor.drift import DriftReport, drift
+from pel.monitor.state import Fitted, StateStore, from_drift, now_utc
 from pel.server import logs
 from pel.server.config import ServerConfig
 from pel.server.metrics import Metrics
@@ -39,6 +43,7 @@ from pel.server.schemas import (
     ActualsStored,
     ConstraintInfo,
     ErrorBody,
+    FittedInfo,
     Health,
     LoadError,
     ModelDetail,
@@ -49,7 +54,6 @@ from pel.server.schemas import (
     RunDefaults,
     RunRequest,
 )
-from pel.server.state import ActualsStore
 
 log = logging.getLogger("pel.server")
 
@@ -136,10 +140,18 @@ def _json_float(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-def _param_info(p: ir.Param, m: ir.Model) -> ParamInfo:
+def _fitted_info(f: Fitted) -> FittedInfo:
+    d = f.to_dict()
+    if not (d["data"].startswith("/models/") and d["data"].endswith("/actuals")):  # not the server's own actuals
+        d["data"] = public_text(d["data"])  # a file a `pel calibrate --state` was given: its name only
+    return FittedInfo(**{k: v for k, v in d.items() if k in FittedInfo.model_fields})
+
+
+def _param_info(p: ir.Param, m: ir.Model, fitted: Fitted | None = None) -> ParamInfo:
     prov = p.provenance
     central = overrides.param_value(p, p.central, m)
     return ParamInfo(
+        fitted=None if fitted is None else _fitted_info(fitted),
         name=p.name, type=p.type.display, unit=p.type.unit, default=p.value_text,
         central=_json_float(central if isinstance(central, float) else None),
         distribution=p.distribution.distribution_type if p.distribution is not None else None,
@@ -148,13 +160,13 @@ def _param_info(p: ir.Param, m: ir.Model) -> ParamInfo:
     )
 
 
-def _summary(entry: Entry, model: Model) -> dict[str, Any]:
+def _summary(entry: Entry, model: Model, fitted: dict[str, Fitted]) -> dict[str, Any]:
     return {"name": entry.name, "model_name": model.name, "hash": model.hash, "file": entry.path.name,
             "format": entry.format,
-            "parameters": [_param_info(p, model.program.model) for p in model.parameters]}
+            "parameters": [_param_info(p, model.program.model, fitted.get(p.name)) for p in model.parameters]}
 
 
-def _detail(entry: Entry, model: Model) -> ModelDetail:
+def _detail(entry: Entry, model: Model, fitted: dict[str, Fitted]) -> ModelDetail:
     m = model.program.model
     outputs = [o.name for o in m.outputs] or [v.name for v in m.vars]
     try:
@@ -163,7 +175,7 @@ def _detail(entry: Entry, model: Model) -> ModelDetail:
     except RunError:  # a `simulate` setting no run accepts (a run request says why)
         defaults = None
     return ModelDetail(
-        **_summary(entry, model), time_unit=m.time_unit, time_horizon=m.time_horizon, default_runs=m.simulate.runs,
+        **_summary(entry, model, fitted), time_unit=m.time_unit, time_horizon=m.time_horizon, default_runs=m.simulate.runs,
         run_defaults=defaults,
         outputs=outputs, constraints=[ConstraintInfo(name=c.name, severity=c.severity) for c in m.constraints],
         warnings=[public_text(d.header()) for d in model.warnings], shadowed=entry.shadowed,
@@ -184,7 +196,7 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
     registry = registry or Registry(config.models_dir, warm_up=config.warm_up or config.warm)
     runner = Runner(config.max_concurrent, config.max_queue)
     metrics = Metrics()
-    store = ActualsStore(config.state_dir)
+    store = StateStore(config.state_dir)
     metrics.compiling.set_function(registry.compiling)
     retry = {"Retry-After": str(max(1, config.retry_after_s))}
     scanned = False  # the start-up scan is done (every model found then is loaded, its compile queued)
@@ -226,7 +238,7 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
                     "results as `pel run` writes them, Prometheus metrics at /metrics.",
     )
     app.state.registry, app.state.runner, app.state.metrics, app.state.config = registry, runner, metrics, config
-    app.state.actuals = store
+    app.state.store = store
     secured = [] if not config.token else [Security(HTTPBearer(auto_error=False))]
     if config.token:
         app.add_middleware(BearerAuth, token=config.token)
@@ -306,7 +318,8 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
                 errors.append(LoadError(name=entry.name, file=entry.path.name, code=entry.error_code,
                                         error=public_text(entry.error or "")))
             else:
-                models.append(ModelSummary(**_summary(entry, entry.model)))
+                fitted = await asyncio.to_thread(store.latest, entry.name)
+                models.append(ModelSummary(**_summary(entry, entry.model, fitted)))
         return ModelList(models=models, errors=errors)
 
     @app.get("/models/{name}", response_model=ModelDetail, tags=["models"], dependencies=secured,
@@ -314,7 +327,7 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
     async def get_model(name: str) -> ModelDetail:
         """One model: its summary plus time unit, horizon, outputs, constraints and compile warnings."""
         entry, model = lookup(name)
-        return _detail(entry, model)
+        return _detail(entry, model, await asyncio.to_thread(store.latest, name))
 
     @app.post("/models/{name}/run", tags=["models"], dependencies=secured,
               responses={200: {"description": "the results JSON of `pel run` (DESIGN.md §3)",
@@ -338,16 +351,41 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
                   "text/csv": {"schema": {"type": "string",
                                           "description": "t,variable,value or t,<var>,…, as `pel backtest` reads"}},
               }}})
-    async def post_actuals(name: str, request: Request) -> ActualsStored:
+    async def post_actuals(
+        name: str, request: Request,
+        start: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}(-\d{2})?$",
+                                           description="CSV bodies: the month (YYYY-MM) or day of t = 0, to read a "
+                                                       "`date` column, as `pel backtest --start`")] = None,
+    ) -> ActualsStored:
         """Store observed values of the model's outputs: JSON {rows: [{t, variable, value}]} or a CSV body
         (Content-Type text/csv). A value for a (t, variable) already held replaces it."""
         entry, model = lookup(name)
+        first = None
+        if start is not None:
+            try:
+                first = dt.date.fromisoformat(start + "-01" if len(start) == 7 else start)
+            except ValueError:
+                raise ApiError(422, "E0904", f"start: {start!r} is not a date", "start") from None
         data = await _capped_body(request, MAX_ACTUALS_BYTES)
         kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         m = model.program.model
-        rows = _csv_rows(data, m) if kind in ("text/csv", "application/csv") else _json_rows(data, m)
-        stored, total = await asyncio.to_thread(store.put, name, rows)
+        rows = _csv_rows(data, m, first) if kind in ("text/csv", "application/csv") else _json_rows(data, m)
+        stored, total = await asyncio.to_thread(store.put_actuals, name, rows)
         return ActualsStored(model=name, stored=stored, total=total)
+
+    @app.get("/models/{name}/actuals", tags=["monitoring"], dependencies=secured,
+             response_class=PlainTextResponse, responses={
+                 200: {"description": "the stored actuals as a long CSV (t,variable,value), the format "
+                                      "`pel calibrate --data` and `pel backtest --actuals` read",
+                       "content": {"text/csv": {"schema": {"type": "string"}}}},
+                 **_responses(401, 404, 409)})
+    async def get_actuals(name: str) -> Response:
+        """The actuals stored for a model, as CSV: feed them to `pel calibrate --data` to recalibrate."""
+        lookup(name)
+        held = await asyncio.to_thread(store.actuals, name)
+        lines = ["t,variable,value"] + [f"{t},{variable},{value!r}" for t, variable, value in held]
+        return Response("\n".join(lines) + "\n", media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}_actuals.csv"'})
 
     @app.get("/models/{name}/accuracy", tags=["monitoring"], dependencies=secured,
              responses={200: {"description": "the JSON of `pel backtest --format json` against the stored actuals",
@@ -366,7 +404,7 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
         entry, model = lookup(name)
         req = RunRequest(mode=mode, runs=runs, seed=seed)
         used = _check_request(model, req, config)
-        held = await asyncio.to_thread(store.rows, name)
+        held = await asyncio.to_thread(store.actuals, name)
         if not held:
             raise ApiError(409, "E0908", f"no actuals are stored for model {name!r}: POST them to "
                                          f"/models/{name}/actuals first", "name")
@@ -383,13 +421,92 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
         return Response(json.dumps(body, ensure_ascii=False, allow_nan=False), media_type="application/json",
                         headers={"X-Request-Id": request_id})
 
+    @app.get("/models/{name}/drift", tags=["monitoring"], dependencies=secured,
+             responses={200: {"description": "the JSON of `pel drift --format json` against the stored actuals",
+                              "content": {"application/json": {"schema": {"type": "object"}}}},
+                        **_responses(401, 404, 409, 422, 503)})
+    async def drift_check(
+        name: str, request: Request,
+        fit: Annotated[str | None, Query(description="parameters to fit, comma-separated; default: those of "
+                                                     "`pel serve --drift`, else the parameters whose provenance "
+                                                     "method is \"fitted\"")] = None,
+        window: Annotated[int | None, Query(ge=1, le=limits.MAX_STEPS,
+                                            description="steps per window; default `--drift-window`")] = None,
+        stride: Annotated[int | None, Query(ge=1, le=limits.MAX_STEPS,
+                                            description="steps between windows; default: the window")] = None,
+    ) -> Response:
+        """Calibrate the watched parameters on rolling windows of the stored actuals (deterministic runs) and
+        judge the latest window: the JSON of `pel drift --format json`. Sets pel_parameter_drift and
+        pel_parameter_drift_detected, and records the latest estimates in the state (shown in /models/{name})."""
+        arrived = time.monotonic()
+        deadline = arrived + config.timeout_s
+        entry, model = lookup(name)
+        names = [n.strip() for n in fit.split(",") if n.strip()] if fit is not None else watched(name, model)
+        if not names:
+            raise ApiError(409, "E0909", f"no parameters of model {name!r} are watched: name them with `pel serve "
+                                         f"--drift {name}:PARAM` or ?fit=PARAM, or calibrate one with `pel "
+                                         f"calibrate --write` (provenance method \"fitted\")", "fit")
+        held = await asyncio.to_thread(store.actuals, name)
+        if not held:
+            raise ApiError(409, "E0908", f"no actuals are stored for model {name!r}: POST them to "
+                                         f"/models/{name}/actuals first", "name")
+        w = window or config.drift_window
+        actuals, dropped = _held_actuals(name, held, model.program.model)
+        await wait_compiled(entry, deadline)
+
+        def job(progress: Any) -> DriftReport:
+            return drift(model, actuals, names, window=w, stride=stride or w, mode="deterministic", threads=1,
+                         progress=progress)
+
+        try:
+            report = await runner.run(job, deadline - time.monotonic())
+        except Busy:
+            metrics.rejected.labels(reason="busy").inc()
+            raise ApiError(503, "busy", f"the server is running {runner.max_concurrent} jobs and its queue is full; "
+                                        "retry later", headers=retry) from None
+        except DeadlineExceeded:
+            raise ApiError(503, "timeout", f"the drift check passed the request deadline of {config.timeout_s:g} s "
+                                           "and was stopped; use a longer window stride or fewer parameters",
+                           headers=retry) from None
+        except CalibrationError as exc:
+            d = exc.diagnostics[0]
+            status, where = (422, "fit") if d.code == "E0909" else (409, "window")
+            raise ApiError(status, d.code, d.message + (f" ({d.hint})" if d.hint else ""), where) from None
+        if dropped:
+            report.notes.append(f"{len(dropped)} stored variable(s) left out, the model no longer outputs them: "
+                                + ", ".join(dropped))
+        metrics.drift(name, {p.name: (p.distance, p.verdict) for p in report.parameters})
+        await asyncio.to_thread(store.record, name, from_drift(report, now_utc()))
+        return Response(json.dumps(report.to_dict(), ensure_ascii=False, allow_nan=False),
+                        media_type="application/json", headers={"X-Request-Id": request.headers.get(
+                            "x-request-id") or uuid.uuid4().hex[:16]})
+
+    def watched(name: str, model: Model) -> list[str]:
+        """The parameters the drift check fits by default: those `--drift` names for this model (PARAM: in every
+        model that has it; MODEL:PARAM: in that model, refused with E0909 if it has no such parameter), else
+        those whose provenance method is "fitted" and that a fit can take."""
+        params = {p.name for p in model.parameters}
+        if config.drift:
+            named = [item.split(":", 1)[1] if ":" in item else item for item in config.drift
+                     if (":" not in item and item in params) or item.split(":", 1)[0] == name]
+            return list(dict.fromkeys(named))
+        out = []
+        for p in model.parameters:
+            if p.provenance.method == "fitted":
+                try:
+                    fittable(model.program, [p.name])
+                except CalibrationError:
+                    continue
+                out.append(p.name)
+        return out
+
     return app
 
 
-def _csv_rows(data: bytes, m: ir.Model) -> list[tuple[int, str, float]]:
+def _csv_rows(data: bytes, m: ir.Model, start: dt.date | None = None) -> list[tuple[int, str, float]]:
     """The rows of a CSV body, read as `pel backtest --actuals` reads a file; its errors as one 422."""
     try:
-        actuals = parse_actuals(data, "actuals.csv", m)
+        actuals = parse_actuals(data, "actuals.csv", m, start=start)
     except ActualsError as exc:
         diags = exc.diagnostics
         errors = [{"code": d.code, "message": d.header(), **({"line": d.span.line, "column": d.span.col}
@@ -438,6 +555,16 @@ def _json_rows(data: bytes, m: ir.Model) -> list[tuple[int, str, float]]:
         detail = "; ".join(e["message"] for e in errors[:5])
         raise ApiError(422, errors[0]["code"], detail, errors[0]["field"], errors=errors[:MAX_ERRORS])
     return [(row.t, row.variable, row.value) for row in req.rows]
+
+
+def _held_actuals(name: str, held: list[tuple[int, str, float]], m: ir.Model) -> tuple[Actuals, list[str]]:
+    """The stored rows of the model's current numeric outputs as actuals, and the variables left out."""
+    outputs = set(o.name for o in m.outputs) or {v.name for v in m.vars}
+    numeric = {v.name for v in m.vars if v.type.kind not in ("String", "Record", "Enum")}
+    keep = outputs & numeric
+    where = f"/models/{name}/actuals"
+    obs = tuple(Observation(v, t, x, Span(where, 0, 0, 0, 0)) for t, v, x in held if v in keep)
+    return Actuals(where, "long", obs), sorted({v for _, v, _ in held if v not in keep})
 
 
 def _stored_actuals(name: str, held: list[tuple[int, str, float]], result: Result) -> tuple[Actuals, list[str]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
 from pathlib import Path
 
 from pel.argtypes import positive_int
@@ -55,18 +54,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_runs=args.max_runs, timeout_s=args.timeout, max_concurrent=args.max_concurrent,
         max_queue=args.max_queue, reload_interval_s=args.reload_interval, warm=args.warm,
         state_dir=None if args.state is None else Path(args.state),
+        drift=tuple(n.strip() for item in args.drift or [] for n in item.split(",") if n.strip()),
+        drift_window=args.drift_window,
     )
     if config.state_dir is not None and config.state_dir.exists() and not config.state_dir.is_dir():
         raise ServeError(simple("E0010", f"--state {args.state}: not a folder"))
     if args.state is not None:
-        from pel.server.state import ActualsStore
+        from pel.monitor.state import StateStore
 
-        try:  # a damaged or foreign database file is refused here, before the server starts
-            ActualsStore(Path(args.state)).close()
-        except (sqlite3.Error, OSError) as exc:
-            raise ServeError(simple("E0010", f"--state {args.state}: the actuals database cannot be used: {exc}",
-                                    hint="move the file away (pel serve then starts a new one) or restore it "
-                                         "from a backup")) from None
+        StateStore(Path(args.state)).close()  # a damaged or foreign database is refused (E0914) before starting
     if args.timeout <= 0:
         raise ServeError(simple("E0011", "--timeout must be more than 0 seconds"))
     logs.configure(args.log_level)
@@ -100,9 +96,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warm", action="store_true",
                    help="compile every model before /health reports ready (until then it answers 503 \"starting\"); "
                         "without it /health is ready at once and models compile in the background")
-    p.add_argument("--state", metavar="DIR",
-                   help="folder of the server's state (actuals posted to /models/{name}/actuals, in SQLite), "
-                        "kept across restarts; without it they are held in memory only")
+    p.add_argument("--state", metavar="DIR", default=os.environ.get("PEL_STATE") or None,
+                   help="folder of the server's state (actuals posted to /models/{name}/actuals and parameter "
+                        "estimates, in SQLite; shared with `pel calibrate|drift|assumptions --state`), kept across "
+                        "restarts; default $PEL_STATE; without either they are held in memory only")
+    p.add_argument("--drift", action="append", metavar="[MODEL:]PARAM[,…]",
+                   help="parameters GET /models/{name}/drift fits (PARAM: in every model that has one; "
+                        "MODEL:PARAM: in one model); default: each model's parameters whose provenance method is "
+                        "\"fitted\"")
+    p.add_argument("--drift-window", type=positive_int, default=12, metavar="W",
+                   help="steps per window of the drift check (default 12)")
     p.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"], default="info")
     p.add_argument("--access-log", action="store_true", help="also log every HTTP request (uvicorn's format)")
     p.set_defaults(func=cmd_serve)

@@ -28,4 +28,6 @@ class ServerConfig:
     token: str | None = field(default_factory=_token_from_env)  # bearer token (PEL_API_TOKEN)
     warm_up: bool = True  # compile each model's kernel in the background when it is loaded, not on its first run
     warm: bool = False  # /health answers 503 "starting" until every model found at start-up is compiled
-    state_dir: Path | None = None  # where posted actuals are kept (SQLite); None: in memory, lost on exit
+    state_dir: Path | None = None  # where actuals and estimates are kept (SQLite); None: in memory, lost on exit
+    drift: tuple[str, ...] = ()  # parameters the drift check fits: PARAM (every model) or MODEL:PARAM
+    drift_window: int = 12  # steps per window of the drift check

@@ -72,6 +72,15 @@ class Metrics:
             "pel_prediction_interval_coverage",
             "Monte Carlo: share of the posted actuals within the run's p5-p95 interval, as of the last "
             "GET /models/{name}/accuracy in Monte Carlo mode", ["model", "variable"], registry=r)
+        self.parameter_drift = Gauge(
+            "pel_parameter_drift",
+            "The latest estimate of a watched parameter (the last window of the last GET /models/{name}/drift) "
+            "minus its declared value, in standard errors of the estimate (signed; |x| > 3 is drift for a "
+            "fixed parameter)", ["model", "parameter"], registry=r)
+        self.parameter_drifted = Gauge(
+            "pel_parameter_drift_detected",
+            "1 when the last drift check found the parameter drifted (outside the declared distribution's P5-P95, "
+            "or more than 3 standard errors from a fixed value), else 0", ["model", "parameter"], registry=r)
         for reason in REJECT_REASONS:
             self.rejected.labels(reason=reason)
         self._served: set[tuple[str, str]] = set()  # (URL name, model hash) whose series exist
@@ -111,6 +120,14 @@ class Metrics:
                 _set(self.prediction_error, (name, variable, metric), s.get(metric))
             if monte_carlo:
                 _set(self.interval_coverage, (name, variable), s.get("coverage_p5_p95"))
+
+    def drift(self, name: str, parameters: dict[str, tuple[float | None, str]]) -> None:
+        """Set the drift gauges of `name` from a drift check: {parameter: (distance in standard errors, verdict)};
+        an unknown distance or verdict removes its series (no stale figure stays behind)."""
+        for parameter, (distance, verdict) in parameters.items():
+            _set(self.parameter_drift, (name, parameter), distance)
+            _set(self.parameter_drifted, (name, parameter),
+                 None if verdict == "unknown" else float(verdict == "drift"))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -17,22 +17,22 @@ from pathlib import Path
 
 from pel.diagnostics import PelError
 from pel.model import Model
+from pel.pipeline import MODEL_SUFFIXES, model_stem
 
 log = logging.getLogger("pel.server")
 
 # File suffixes served, in order of precedence when several files share a name (the source wins over IR
 # written beside it by `pel compile`, which may be stale).
-SUFFIXES = (".pel", ".ir.json", ".ir.msgpack")
+SUFFIXES = MODEL_SUFFIXES
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$")
 
 
 def model_name(filename: str) -> str | None:
     """The URL name of a model file (`revenue.ir.json` -> `revenue`), or None if it is not a served file."""
-    for suffix in SUFFIXES:
-        if filename.endswith(suffix):
-            stem = filename[: -len(suffix)]
-            return stem if NAME_RE.match(stem) else None
-    return None
+    if not filename.endswith(SUFFIXES):
+        return None
+    stem = model_stem(filename)
+    return stem if NAME_RE.match(stem) else None
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,25 @@ class Provenance(BaseModel):
     notes: str | None = None
 
 
+class FittedInfo(BaseModel):
+    """The latest estimate of a parameter held in the server's state: from `pel calibrate|drift --state` or the
+    server's own drift check (`GET /models/{name}/drift`)."""
+
+    value: float | None = Field(description="the estimate, in the declared unit")
+    std_error: float | None
+    ci95: list[float | None] | None = Field(description="95% interval [low, high]")
+    unit: str
+    declared: float | None = Field(description="the declared value the estimate was judged against")
+    distance_se: float | None = Field(description="(value - declared) / std_error")
+    kind: Literal["calibrate", "drift"]
+    verdict: str | None = Field(description='drift checks: "drift", "ok" or "unknown"')
+    window: list[int] | None = Field(description="the steps fitted [first, last]; null: every observation")
+    n: int = Field(description="observations fitted")
+    data: str = Field(description="the data file's name, or /models/{name}/actuals")
+    data_sha256: str | None
+    at: str = Field(description="when, ISO 8601 UTC")
+
+
 class ParamInfo(BaseModel):
     name: str
     type: str
@@ -48,6 +67,7 @@ class ParamInfo(BaseModel):
     central: float | None = Field(None, description="deterministic value, in the declared unit (`unit`)")
     distribution: str | None = Field(None, description="distribution family when the parameter is uncertain")
     provenance: Provenance
+    fitted: FittedInfo | None = Field(None, description="the latest estimate held in the state, if any")
 
 
 class ModelSummary(BaseModel):

@@ -15,6 +15,12 @@ case is judged on the question it tests:
                 `provenance.collect` validated and normalized), dependencies from the IR rules,
                 uncertainty from a Monte Carlo run; errors through ERROR_CODES.
 - runtime:      `pel.backend.engine.run` (deterministic) and the `values:` compared within 1e-6 relative.
+                `analysis_type: calibration | drift` (the case gives a model and no data): the analysis runs on
+                the model's own deterministic outputs as actuals (`_analysis`): every parameter must be one
+                `pel calibrate --fit` accepts, each uncertain one must have a known declared P5-P95 (the band
+                `pel drift` judges against), and each parameter some output depends on is fitted from a start
+                10% off and must come back to its declared value (drift: one window over all the data, verdict
+                "ok"). A parameter no output depends on is not fitted: no data speak of it.
 
 OMISSION POLICY.  Many cases omit parts that LANGUAGE.md makes mandatory: a provenance block after every
 param (§6, E0400), the required fields source/method/confidence in a block (§6, E0401 "missing the required
@@ -48,7 +54,7 @@ from pathlib import Path
 
 import yaml
 
-from pel.diagnostics import CompileError, Diagnostic, DiagnosticBag, IRError, simple
+from pel.diagnostics import CompileError, Diagnostic, DiagnosticBag, IRError, Span, simple
 from pel.frontend import ast
 
 CATEGORIES = ("lexical", "parsing", "typechecking", "provenance", "runtime")
@@ -737,6 +743,8 @@ def _runtime(case: Case) -> Outcome:
 
     exp = case.expected
     engine = _engine()
+    if exp.get("analysis_type") in ("calibration", "drift") and exp["type"] == "success":
+        return _analysis(case, engine, exp["analysis_type"])
     if "analysis_type" in exp:
         raise _Skip(f"{exp['analysis_type']} analysis is not a runtime result (no mapping)")
     if exp["type"] == "error":
@@ -784,6 +792,52 @@ def _runtime(case: Case) -> Outcome:
             raise Mismatch(f"no output {name!r} (outputs: {sorted(result.variables)})")
         _compare(key, want, float(var.value[min(t, len(var.value) - 1)]))
     return Outcome(case, "pass")
+
+
+def _analysis(case: Case, engine, kind: str) -> Outcome:
+    """A calibration or drift case, on data its model generates (see the module docstring)."""
+    import pel
+    from pel.monitor.actuals import Actuals, Observation
+    from pel.monitor.calibrate import CalibrationError, calibrate, fittable
+    from pel.monitor.drift import declared_range, drift
+
+    c = _require_success(case)
+    program = c.comp.program
+    params = [p for p in program.model.params]
+    try:
+        fittable(program, [p.name for p in params])
+    except CalibrationError as exc:
+        raise Mismatch(f"{kind}: a parameter cannot be fitted: {exc.diagnostics[0].message}") from None
+    for p in params:
+        if p.distribution is not None and declared_range(p, program.model) is None:
+            raise Mismatch(f"{kind}: the declared P5-P95 of {p.name} ({p.value_text}) is not known")
+    model = pel.Model(program)
+    base = model.run("deterministic")
+    numeric = {name: v.value for name, v in base.variables.items()
+               if v.value is not None and v.value.dtype.kind in "fi"}
+    central = {a["name"]: float(a["value"]) for a in base.assumptions}
+    moved = []
+    for p in params:
+        start = central[p.name] * 1.1 if central[p.name] != 0 else 0.1
+        other = model.run("deterministic", params={p.name: start})
+        if any(not (other[name].value == values).all() for name, values in numeric.items()):
+            moved.append((p, start))
+    where = Span("<generated>", 0, 0, 0, 0)
+    obs = tuple(Observation(name, t, float(x), where) for name, values in numeric.items()
+                for t, x in enumerate(values.tolist()) if math.isfinite(x))
+    actuals = Actuals("<generated>", "long", obs)
+    for p, start in moved:
+        if kind == "calibration":
+            cal = calibrate(model, actuals, [p.name], params={p.name: start})
+            got, ok = cal.estimates[0].value, cal.ok
+        else:
+            last = max(o.t for o in obs)
+            report = drift(model, actuals, [p.name], window=last + 1, params={p.name: start})
+            got, ok = report.parameters[0].latest.value, report.parameters[0].verdict == "ok"
+        if not ok or not math.isclose(got, central[p.name], rel_tol=1e-6, abs_tol=1e-9):
+            raise Mismatch(f"{kind}: {p.name} fitted to {got} (ok={ok}), declared {central[p.name]}")
+    fitted = ", ".join(p.name for p, _ in moved) or "none (no output depends on a parameter)"
+    return Outcome(case, "pass", f"{kind}: fitted {fitted}")
 
 
 def _runtime_mc(engine, program, values: dict) -> None:

@@ -121,3 +121,21 @@ def test_checker_fixes_accept(source: str) -> None:
     from pel.pipeline import compile_source
 
     compile_source(f"model m {{\n  {source}\n}}\n")
+
+
+@pytest.mark.parametrize("kind", ["calibration", "drift"])
+def test_analysis_mapping_fits_what_the_outputs_depend_on(kind: str) -> None:
+    """The calibration/drift mapping fits a parameter an output depends on, and fails when it cannot recover it."""
+    source = ('model m {\n  param growth: Rate per Month = 0.05 / 1mo\n  param base: Fraction ~ Normal(μ=0.5, σ=0.1)\n'
+              '  param unused = 7\n  var mrr: TimeSeries<Currency<USD>>\n  mrr[0] = $100\n'
+              '  mrr[t+1] = mrr[t] * (1 + growth * 1mo)\n  var level: TimeSeries<Fraction>\n  level[t] = base * 2\n'
+              '  simulate for 12mo\n}\n')
+    case = runner.Case("SELF-1", "runtime", "self test", source, {"type": "success", "analysis_type": kind}, Path("."))
+    out = runner.evaluate(case)
+    assert out.status == "pass", out.detail
+    assert f"{kind}: fitted growth, base" == out.detail
+    # a parameter the fit cannot take (text) is a mismatch, not a pass
+    bad = runner.Case("SELF-2", "runtime", "self test", 'model m {\n  param flag = true\n}\n',
+                      {"type": "success", "analysis_type": kind}, Path("."))
+    out = runner.evaluate(bad)
+    assert out.status == "fail" and "cannot be fitted" in out.detail

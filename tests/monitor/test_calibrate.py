@@ -151,7 +151,7 @@ def test_monte_carlo_fits_the_mean_of_the_paths(tiny: pel.Model) -> None:
     data = "t,noisy\n0,103\n1,113\n2,123\n3,133\n"
     cal = fit(tiny, data, ["start"], mode="monte_carlo", runs=50, seed=3)
     mean_noise = tiny.run("monte_carlo", runs=50, seed=3)["noisy"].value[0] - 100
-    assert cal.mode == "monte_carlo" and cal.runs == 50
+    assert cal.settings.mode == "monte_carlo" and cal.settings.runs == 50
     assert cal.values()["start"] == pytest.approx(103 - mean_noise, rel=1e-7)
 
 

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import pel
 from pel.cli import main as pel_main
-from pel.server.state import ActualsStore
+from pel.monitor.state import StateStore
 from tests.conftest import REPO
 
 from .conftest import MODELS, LiveServer, copy_models, make_config
@@ -125,7 +125,7 @@ def test_actuals_persist_across_a_restart_with_state(make_client: MakeClient, tm
     assert first.post("/models/revenue/actuals", json={"rows": _rows(1.2)}).status_code == 200
     before = first.get("/models/revenue/accuracy").json()
     first.server.__exit__()  # type: ignore[attr-defined]
-    assert (state / "actuals.sqlite3").is_file()
+    assert (state / "state.sqlite3").is_file()
     second = make_client(state_dir=state)
     after = second.get("/models/revenue/accuracy")
     assert after.status_code == 200 and after.json() == before
@@ -161,18 +161,18 @@ def test_concurrent_posts_from_several_threads(make_client: MakeClient, tmp_path
 
 def test_two_stores_on_one_state_file_write_at_once(tmp_path: Path) -> None:
     """Two connections to the same --state file (two servers sharing it), each written from four threads."""
-    stores = [ActualsStore(tmp_path), ActualsStore(tmp_path)]
+    stores = [StateStore(tmp_path), StateStore(tmp_path)]
 
-    def write(store: ActualsStore, k: int) -> None:
+    def write(store: StateStore, k: int) -> None:
         for t in range(50):
-            store.put("m", [(t, f"v{k}", float(t))])
+            store.put_actuals("m", [(t, f"v{k}", float(t))])
 
     threads = [threading.Thread(target=write, args=(stores[k % 2], k)) for k in range(8)]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
-    assert stores[0].count("m") == stores[1].count("m") == 400
+    assert stores[0].count_actuals("m") == stores[1].count_actuals("m") == 400
     for store in stores:
         store.close()
 
@@ -278,15 +278,15 @@ def test_a_damaged_state_database_is_refused_with_a_coded_error(tmp_path) -> Non
 
     state = tmp_path / "state"
     state.mkdir()
-    (state / "actuals.sqlite3").write_bytes(b"not a database, just bytes " * 20)
+    (state / "state.sqlite3").write_bytes(b"not a database, just bytes " * 20)
     models = tmp_path / "models"
     models.mkdir()
     proc = subprocess.run([sys.executable, "-m", "pel.cli", "serve", "--models", str(models), "--state", str(state),
                            "--port", "1"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1, proc.stderr
-    assert "error[E0010]" in proc.stderr and "actuals database cannot be used" in proc.stderr
+    assert "error[E0914]" in proc.stderr and "state database" in proc.stderr and "cannot be used" in proc.stderr
     assert "Traceback" not in proc.stderr and "E9999" not in proc.stderr
-    assert (state / "actuals.sqlite3").read_bytes() == b"not a database, just bytes " * 20  # nothing lost
+    assert (state / "state.sqlite3").read_bytes() == b"not a database, just bytes " * 20  # nothing lost
 
 
 def test_a_body_over_the_cap_is_refused_without_being_read_whole(make_client: MakeClient) -> None:
