@@ -122,6 +122,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 args.mode, runs=args.runs, seed=args.seed, steps=args.steps, params=sets,
                 threads=args.threads, progress=bar.update, until_se=args.until_se,
                 memory_limit=args.memory_limit, client=conn.client if conn else None, compile_progress=bar.stage,
+                scenario=args.scenario,
             )
     finally:
         if conn is not None:
@@ -240,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help=cmd_run.__doc__, description=cmd_run.__doc__)
     p.add_argument("model")
     add_run_options(p)
+    p.add_argument("--scenario", metavar="NAME", help="run under the model's `scenario NAME { … }` block "
+                                                     "(--set still overrides its values)")
     p.add_argument("-o", "--output", type=_out_path, help="write the results JSON here instead of stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.add_argument("--until-se", type=_positive_float, metavar="REL",
@@ -255,13 +258,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 3 when fewer than R (0..1) of the paths completed (a CI gate)")
     p.set_defaults(func=cmd_run)
 
+    from pel.analysis.cli import register as register_analysis
     from pel.monitor.cli import register as register_monitor
     from pel.release.cli import register as register_release
+    from pel.report.cli import register as register_report
     from pel.server.cli import register as register_server
 
     register_release(sub)
     register_server(sub)
     register_monitor(sub)
+    register_analysis(sub)
+    register_report(sub)
     return parser
 
 

@@ -107,8 +107,10 @@ class Model:
         memory_limit: int | None = None,
         client: Any = None,
         compile_progress: Callable[[str, int, int], None] | None = None,
+        scenario: str | None = None,
     ) -> Any:
-        """Run the model; `params` overrides parameters ({name: number or PEL literal text like "$120"}).
+        """Run the model; `params` overrides parameters ({name: number or PEL literal text like "$120"});
+        `scenario` runs it under one of its `scenario` blocks (`params` still win over the scenario's values).
 
         `mode`, `seed`, `runs` and `steps` left out (None) come from the model's `simulate` directive, else PEL's
         defaults (deterministic, 42, 1000, the model's horizon); the results record the values used and, in
@@ -128,11 +130,42 @@ class Model:
                                            f"{used.mode} ({_said(used.sources['mode'])})",
                                   hint="run with mode monte_carlo (--mode monte_carlo)"))
         values = overrides.resolve(self.program, params or {})
-        result = engine.run(self.program, mode=used.mode, seed=used.seed, steps=used.steps, runs=used.runs,
+        program = self.program
+        if scenario is not None:
+            from pel import scenario as scenarios
+
+            program, preset = scenarios.apply(self.program, scenario)
+            values = {**preset, **values}
+        result = engine.run(program, mode=used.mode, seed=used.seed, steps=used.steps, runs=used.runs,
                             params=values, threads=threads, progress=progress, until_se=until_se,
                             memory_limit=memory_limit, client=client, compile_progress=compile_progress)
         result.settings_from = used.settings_from()
+        result.scenario = scenario
         return result
+
+    def sensitivity(self, target: str | list[str] | None = None, method: str = "tornado", *,
+                    runs: int | None = None, seed: int | None = None, steps: int | None = None,
+                    params: dict[str, Any] | None = None, threads: int | None = None, swing: float = 0.10) -> Any:
+        """Which assumptions drive `target` ("VAR" or "VAR@T", a list of them, or None: every numeric output at
+        the horizon): method "tornado", "spearman" or "sobol" (see `pel sensitivity`); a SensitivityReport
+        (`.to_dict()`, `.targets[i].rows`). `runs`: Monte Carlo paths (spearman; default the model's) or base
+        samples (sobol; default 4096); `params` fix parameters."""
+        from pel import overrides
+        from pel.analysis import sensitivity as sa
+
+        used = self.settings("monte_carlo", seed=seed, runs=runs, steps=steps)
+        texts = [target] if isinstance(target, str) else target
+        targets = sa.parse_targets(texts, self.program.model, used.steps)
+        fixed = overrides.resolve(self.program, params or {})
+        if method == "tornado":
+            return sa.tornado(self.program, targets, steps=used.steps, seed=used.seed, swing=swing, params=fixed)
+        if method == "spearman":
+            return sa.spearman(self.program, targets, steps=used.steps, runs=used.runs, seed=used.seed,
+                               threads=threads or 1, params=fixed)
+        if method == "sobol":
+            return sa.sobol(self.program, targets, steps=used.steps, runs=runs or 2 ** 12, seed=used.seed,
+                            threads=threads or 1, params=fixed)
+        raise RunError(simple("E0011", f"method must be one of {', '.join(sa.METHODS)}, got {method!r}"))
 
     def save(self, path: str | Path, format: str | None = None) -> Path:
         """Write the IR (`.ir.json` or `.ir.msgpack`, chosen by `format` or the suffix)."""
@@ -144,6 +177,12 @@ class Model:
 
     def __repr__(self) -> str:
         return f"<pel.Model {self.name} {self.hash[:19]}>"
+
+    def _repr_html_(self) -> str:
+        """Notebook view: the parameters with their types, values or distributions and provenance."""
+        from pel.report.notebook import model_html
+
+        return model_html(self)
 
 
 def _said(source: str) -> str:

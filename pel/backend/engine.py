@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from pel import __version__, limits
-from pel.backend import cache, convergence, kernel, sampling, sketch
+from pel.backend import cache, convergence, histogram, kernel, sampling, sketch
 from pel.backend import runtime as rt
 from pel.backend.codegen import KernelSource
 from pel.backend.emit import const_value
@@ -305,6 +305,9 @@ class BlockSummary:
     c_tmax: np.ndarray
     c_tsum: np.ndarray
     c_first: list[tuple[int, int, np.ndarray] | None]  # per constraint: (path, t, message values)
+    # the violated constraints' rows and, per row, the paths whose first violation is at each t ((k, T+1) counts);
+    # None once added into the run's totals
+    c_steps: tuple[np.ndarray, np.ndarray] | None = None
 
 
 class BlockPool:
@@ -379,10 +382,14 @@ def _block_summary(plan: Plan, start: int, buf: Buffers) -> BlockSummary:
         c_tmin = np.where(hit, cfirst, big).min(axis=1, initial=big)
         c_tmax = np.where(hit, cfirst, -1).max(axis=1, initial=-1)
         c_tsum = np.where(hit, cfirst, 0).sum(axis=1)
+        rows = np.flatnonzero(hit_any)
+        steps = np.stack([np.bincount(cfirst[c, hit[c]], minlength=plan.T + 1)[: plan.T + 1] for c in rows])
+        c_steps = (rows, steps)
     else:  # no constraint violated in this block: the same values without the passes
         c_tmin = np.full(C, big, np.int64)
         c_tmax = np.full(C, -1, np.int64)
         c_tsum = np.zeros(C, np.int64)
+        c_steps = None
     return BlockSummary(
         moments=moments,
         n_fault=n_fault,
@@ -393,6 +400,7 @@ def _block_summary(plan: Plan, start: int, buf: Buffers) -> BlockSummary:
         c_tmax=c_tmax,
         c_tsum=c_tsum,
         c_first=c_first,
+        c_steps=c_steps,
     )
 
 
@@ -521,6 +529,7 @@ def _monte_carlo(plan: Plan, seed: int, runs: int, threads: int, progress: Calla
         stream = _local_stream(pool, work, n_blocks, window)
     summaries: list[BlockSummary] = []
     moments: Moments | None = None
+    first_steps = np.zeros((len(plan.src.constraints), T1), np.int64)  # paths first violating each constraint at t
     done = 0
     stopped_early = False
     try:
@@ -534,6 +543,9 @@ def _monte_carlo(plan: Plan, seed: int, runs: int, threads: int, progress: Calla
                     sketcher.add(extra)  # block order: the same bits for any thread count or cluster
                 moments = summary.moments if moments is None else moments.merge(summary.moments)
                 summary.moments = None  # merged: keep only the block's small logs
+                if summary.c_steps is not None:
+                    first_steps[summary.c_steps[0]] += summary.c_steps[1]
+                    summary.c_steps = None
                 summaries.append(summary)
                 if progress is not None:
                     progress(done, runs)
@@ -552,6 +564,7 @@ def _monte_carlo(plan: Plan, seed: int, runs: int, threads: int, progress: Calla
         else:
             assert sketcher is not None
             pct = sketcher.quantiles(PERCENTILES, parts=2 * threads).reshape(V, T1, len(PERCENTILES))
+        hists = _horizon_histograms(plan, pct, collector, sketcher)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -563,7 +576,29 @@ def _monte_carlo(plan: Plan, seed: int, runs: int, threads: int, progress: Calla
     if until_se is not None:
         result.convergence = rule.report(done, stopped_early, moments.mean, _se(moments))
     result.notes = notes
+    result.horizon_histograms = hists
+    result.first_violations = {name: first_steps[c] for c, (name, _) in enumerate(plan.src.constraints)}
     return result
+
+
+def _horizon_histograms(plan: Plan, pct: np.ndarray, collector: Collector | None,
+                        sketcher: sketch.QuantileSketch | None) -> dict[str, histogram.Histogram]:
+    """Each numeric output's histogram at the horizon: of the collected values (exact), else of the sketch."""
+    T = plan.T
+    p5, p95 = PERCENTILES.index(5), PERCENTILES.index(95)
+    out = {}
+    for k, (name, _, _, boolean) in enumerate(plan.outputs):
+        if boolean or name in plan.src.texts:
+            continue
+        lo, hi = float(pct[k, T, p5]), float(pct[k, T, p95])
+        if collector is not None:
+            h = histogram.of_values(collector.values[k, T], lo, hi)
+        else:
+            assert sketcher is not None
+            h = histogram.of_sketch(sketcher.summary(), k * (T + 1) + T, lo, hi)
+        if h is not None:
+            out[name] = h
+    return out
 
 
 def _se(moments: Moments) -> np.ndarray:

@@ -59,6 +59,18 @@ def dumps_indented(doc: dict, numeric: frozenset[str] | set[str] = frozenset()) 
     return "{\n" + ",\n".join(parts) + "\n}"
 
 
+@dataclass(frozen=True)
+class Histogram:
+    """Counts of an output's values at the horizon step, in equal bins between `edges[0]` and `edges[-1]`; values
+    beyond them are counted in `below` and `above` (a long tail does not flatten the bins of the bulk)."""
+
+    edges: np.ndarray  # (bins + 1,) ascending
+    counts: np.ndarray  # (bins,) paths (float: the sketch's items weigh whole paths, summed)
+    below: float  # paths with a value under edges[0]
+    above: float  # paths with a value over edges[-1]
+    source: str  # "paths": every path's value; "sketch": the quantile sketch's weighted items (its rank error)
+
+
 @dataclass
 class VarResult:
     """Per-step arrays of one output variable (`result["mrr"].p50`); deterministic runs have value only
@@ -115,6 +127,18 @@ class VarResult:
         cols.append([int(x) for x in self.n] if self.n is not None else [None] * len(t))
         return [dict(zip(keys, row, strict=True)) for row in zip(*cols, strict=True)]
 
+    def __repr__(self) -> str:
+        if self.text is not None:
+            return f"<pel.VarResult {self.name} = {self.text!r}>"
+        if len(self.t) == 0:
+            return f"<pel.VarResult {self.name} (no steps)>"
+        last = len(self.t) - 1
+        span = f"t={int(self.t[0])}..{int(self.t[last])}" if self.time_varying else "constant"
+        spread = ""
+        if self.n is not None:
+            spread = f", p5 {self.p5[last]:.6g}, p95 {self.p95[last]:.6g}"
+        return f"<pel.VarResult {self.name} {span}: value[{int(self.t[last])}] = {self.value[last]:.6g}{spread}>"
+
     def to_json_value(self, monte_carlo: bool) -> Any:
         if self.text is not None:
             return {"value": self.text}
@@ -154,6 +178,11 @@ class Result:
     convergence: dict | None = None  # Monte Carlo with until_se: paths run, why the run stopped, the SEs
     settings_from: dict[str, str] | None = None  # mode, seed, [runs,] steps: "given" | "model" | "default"
     model_version: str | None = None  # the release version (IR metadata.model_version): "model.version" when set
+    scenario: str | None = None  # the scenario the run was under: "model.scenario" when set
+    # Monte Carlo, kept in memory only (not in the JSON): each output's histogram at the horizon step, and per
+    # constraint the paths whose first violation is at each step t (an array of steps + 1 counts)
+    horizon_histograms: dict[str, Histogram] = field(default_factory=dict)
+    first_violations: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -180,7 +209,8 @@ class Result:
             "status": self.status,
             "message": self.message,
             "model": {"name": self.model_name, "hash": self.model_hash, "pel_version": self.pel_version,
-                      **({"version": self.model_version} if self.model_version is not None else {})},
+                      **({"version": self.model_version} if self.model_version is not None else {}),
+                      **({"scenario": self.scenario} if self.scenario is not None else {})},
             "mode": self.mode,
             "seed": self.seed,
             "steps": self.steps,
@@ -211,8 +241,9 @@ class Result:
             write_atomic(Path(path), text.encode("utf-8"), 0o644)
         return text
 
-    def to_pandas(self) -> Any:
-        """A tidy DataFrame with columns variable, t, statistic, value."""
+    def to_pandas(self, wide: bool = False) -> Any:
+        """A tidy DataFrame with columns variable, t, statistic, value; `wide=True`: one row per t and one column
+        per variable (its value), or per (variable, statistic) in Monte Carlo."""
         try:
             import pandas as pd
         except ImportError:
@@ -226,7 +257,34 @@ class Result:
             if getattr(var, stat) is not None
             for k in range(len(var.t))
         ]
-        return pd.DataFrame(rows, columns=["variable", "t", "statistic", "value"])
+        tidy = pd.DataFrame(rows, columns=["variable", "t", "statistic", "value"])
+        if not wide:
+            return tidy
+        if self.mode != "monte_carlo":
+            return tidy.pivot(index="t", columns="variable", values="value")[list(self._numeric_names())]
+        frame = tidy.pivot(index="t", columns=["variable", "statistic"], values="value")
+        order = [(name, stat) for name in self._numeric_names() for stat in stats if (name, stat) in frame.columns]
+        return frame[order]
+
+    def _numeric_names(self) -> list[str]:
+        return [name for name, var in self.variables.items() if var.text is None and len(var.t)]
+
+    def plot(self, var: str, ax: Any = None) -> Any:
+        """A fan chart of output `var` (p5-p95 and p25-p75 bands and the median; a line in deterministic mode) on
+        a matplotlib Axes (a new figure's when `ax` is None), returned. Needs the `plot` extra (matplotlib)."""
+        from pel.report.notebook import plot_variable
+
+        return plot_variable(self, var, ax)
+
+    def _repr_html_(self) -> str:
+        """Notebook view: status, a summary table at the horizon, a fan chart of up to four outputs."""
+        from pel.report.notebook import result_html
+
+        return result_html(self)
 
     def __repr__(self) -> str:
-        return f"<pel.Result {self.model_name} {self.mode} status={self.status} outputs={list(self.variables)}>"
+        names = list(self.variables)
+        shown = ", ".join(names[:4]) + (f", … {len(names) - 4} more" if len(names) > 4 else "")
+        paths = f" {self.runs:,} paths" if self.mode == "monte_carlo" and self.runs else ""
+        return (f"<pel.Result {self.model_name} {self.mode}{paths} t=0..{self.steps} status={self.status} "
+                f"outputs=[{shown}]>")

@@ -475,6 +475,24 @@ class PolicyDecl(Item):
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class ScenarioEntry(Node):
+    """`name = expr` or `name ~ D(…)` in a scenario: a parameter's value under the scenario."""
+
+    name: str
+    value: Expr  # a Dist for the `~` form
+    name_span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ScenarioDecl(Item):
+    """`scenario bear { growth = 0.02 / 1mo, churn ~ Beta(α = 5, β = 95) }`: named parameter values."""
+
+    name: str
+    entries: tuple[ScenarioEntry, ...]
+    name_span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class SimulateDecl(Item):
     """`simulate [deterministic|monte_carlo] [with seed N] [with runs N] [for 36mo]`."""
 

@@ -151,6 +151,14 @@ def param(p, name: str, typ, value_pair, prov) -> ast.ParamDecl:
     return ast.ParamDecl(span(p, 1, 5), name, typ, value, prov, form, p.slice[2].span)
 
 
+def scenario(p, word: str, name: str, entries: list) -> ast.ScenarioDecl:
+    """`scenario NAME { … }` (`scenario` is a plain name everywhere else)."""
+    if word != "scenario":
+        p.lexer.error(p.slice[1].span, f"unexpected {word!r}: a model item starts with param, var, scenario, "
+                                       "constraint, policy, …", "did you mean `scenario`?")
+    return ast.ScenarioDecl(span(p, 1, len(p) - 1), name, tuple(entries), p.slice[2].span)
+
+
 def var(p, name: str, typ, value, mutable: bool, prov=None, index=None, guard=None) -> ast.VarDecl:
     return ast.VarDecl(span(p, 1, len(p) - 1), name, typ, value, bool(mutable), index, guard, prov,
                        p.slice[3].span)

@@ -302,6 +302,7 @@ class _Checker:
                 self.check_policy(item)
             elif isinstance(item, ast.OutputDecl):
                 self.check_output(item)
+        self.check_scenarios()
         self.check_simulate()
 
     # ------------------------------------------------------------------ pass 1: declarations
@@ -599,23 +600,55 @@ class _Checker:
                 self.error("E0102", f"parameter '{p.name}' has no value", p.span,
                            "write `= value` or `~ Distribution(...)`")
             return
+        self.param_value(p, p.value)
+
+    def param_value(self, p: ast.ParamDecl, value: ast.Expr, code: str = "E0100") -> None:
+        """The value (or distribution) `value` checked against the declared type of parameter `p`: its
+        declaration's own, or a scenario's (a type that does not fit is `code`; a scenario's is E0200, as for
+        `--set`; another currency is E0201 either way)."""
         declared = self.out.decl_types[p.name]
         env = Env()
-        if self.dist_node(p.value):
-            info = self.check_dist(p.value, env, declared)
-            self.out.coercions[id(p.value)] = self.dist_coercion(info, declared, p)
+        if self.dist_node(value):
+            info = self.check_dist(value, env, declared)
+            self.out.coercions[id(value)] = self.dist_coercion(info, declared, p, code)
             return
-        actual = self.expr(p.value, env, declared)
-        self.whole_numbers(p.type, p.value, f"parameter '{p.name}'")
-        factor = self.assign(declared, actual, p.value, f"parameter '{p.name}'")
+        actual = self.expr(value, env, declared)
+        self.whole_numbers(p.type, value, f"parameter '{p.name}'")
+        factor = self.assign(declared, actual, value, f"parameter '{p.name}'", code)
         if factor != 1.0:
-            self.out.coercions[id(p.value)] = factor
+            self.out.coercions[id(value)] = factor
 
-    def dist_coercion(self, info: DistInfo, declared: PelType, p: ast.Node) -> float:
+    def check_scenarios(self) -> None:
+        """Each scenario: a new name; each entry a declared parameter, named once, its value checked as the
+        parameter's own would be (a number, or a distribution, in the declared unit)."""
+        seen: dict[str, ast.ScenarioDecl] = {}
+        for sc in self.model.of(ast.ScenarioDecl):
+            if sc.name in seen:
+                self.error("E0601", f"scenario '{sc.name}' is already defined (line {seen[sc.name].span.line})",
+                           sc.name_span or sc.span)
+                continue
+            seen[sc.name] = sc
+            named: set[str] = set()
+            for e in sc.entries:
+                sym = self.symbols.get(e.name)
+                if sym is None or sym.kind != "param":
+                    what = "undefined identifier" if sym is None else f"'{e.name}' is a {sym.kind}, not a parameter"
+                    self.error("E0600", f"scenario '{sc.name}': {what} '{e.name}'" if sym is None else
+                               f"scenario '{sc.name}': {what}", e.name_span or e.span,
+                               "a scenario sets parameters: " + ", ".join(
+                                   n for n, s in self.symbols.items() if s.kind == "param"))
+                    continue
+                if e.name in named:
+                    self.error("E0601", f"scenario '{sc.name}' sets '{e.name}' twice", e.name_span or e.span)
+                    continue
+                named.add(e.name)
+                self.param_value(sym.node, e.value, "E0200")
+
+    def dist_coercion(self, info: DistInfo, declared: PelType, p: ast.Node, code: str = "E0100") -> float:
         if info.dist == "LogNormal" and info.log_space and declared.kind == "num" and declared.te != -1:
             return 1.0  # plain-number mu reads log-space whatever the declared type (§12)
         probe = info.type if not (info.dist == "LogNormal" and info.log_space) else FRACTION
-        factor = self.assign(declared, probe, info.node or p, f"parameter '{getattr(p, 'name', '?')}'")
+        factor = self.assign(declared, probe, info.node or p, f"parameter '{getattr(p, 'name', '?')}'", code)
         if factor != 1.0 and info.dist in ("Beta", "Mixture"):
             self.error("E0100", f"a {info.dist} distribution cannot be rescaled to {type_text(declared)}",
                        (info.node or p).span, f"declare the parameter per {self.step} or give the value "

@@ -105,6 +105,7 @@ class _Lowerer:
             outputs=self.outputs(),
             correlations=tuple((a, b, float(r)) for a, b, r in self.prov.correlations),
             simulate=self.simulate(),
+            scenarios=self.scenarios(),
             imports=tuple(ir.Import(i.module, i.alias, tuple(i.names)) for i in m.imports),
         )
         meta = {
@@ -139,6 +140,20 @@ class _Lowerer:
         return ir.Param(p.name, type_info(t, self.step), value, None, provenance,
                         central=None if central is None else float(central), value_text=value_text,
                         loc=loc_of(p))
+
+    def scenarios(self) -> tuple[ir.Scenario, ...]:
+        """Each scenario's entries lowered as their parameters' declarations would be with that value."""
+        decls = {p.name: p for p in self.params_in_order()}
+        out = []
+        for sc in self.c.model.of(ast.ScenarioDecl):
+            params = []
+            for e in sc.entries:
+                decl = decls[e.name]
+                form = "~" if isinstance(e.value, ast.Dist) else None
+                stand_in = ast.ParamDecl(e.span, e.name, decl.type, e.value, decl.provenance, form, e.name_span)
+                params.append(self.param(stand_in, -1))
+            out.append(ir.Scenario(sc.name, tuple(params), loc_of(sc)))
+        return tuple(out)
 
     def scale(self, e: ir.Expr, factor: float) -> ir.Expr:
         if factor == 1.0:

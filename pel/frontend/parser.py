@@ -149,7 +149,8 @@ def p_item(p):
     | output_decl
     | record_decl
     | enum_decl
-    | import_decl"""
+    | import_decl
+    | scenario_decl"""
     p[0] = p[1]
 
 
@@ -581,6 +582,28 @@ def p_stmt_expr(p):
 # ---------------------------------------------------------------------------------------------
 # simulate, output, record, enum
 # ---------------------------------------------------------------------------------------------
+
+
+def p_scenario_decl(p):
+    """scenario_decl : NAME NAME LBRACE scenario_entries RBRACE
+    | NAME NAME LBRACE scenario_entries COMMA RBRACE"""
+    p[0] = b.scenario(p, p[1], p[2], p[4])
+
+
+def p_scenario_entries(p):
+    """scenario_entries : empty
+    | scenario_entry
+    | scenario_entries COMMA scenario_entry"""
+    if len(p) == 2:
+        p[0] = [] if p[1] is None else [p[1]]
+    else:
+        p[0] = b.append(p[1], p[3])
+
+
+def p_scenario_entry(p):
+    """scenario_entry : NAME ASSIGN expr
+    | NAME TILDE dist_call"""
+    p[0] = ast.ScenarioEntry(b.span(p, 1, 3), p[1], p[3], p.slice[1].span)
 
 
 def p_simulate_decl(p):

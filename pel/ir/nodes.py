@@ -279,6 +279,12 @@ class Param:
     value_text: str = ""  # the right-hand side as written (for the assumption register)
     loc: Loc = None
 
+    def __repr__(self) -> str:  # short: the dataclass repr of a parameter runs to a screenful
+        prov = self.provenance
+        sign = "~" if self.distribution is not None else "="
+        return (f"<pel.Param {self.name}: {self.type.display} {sign} {self.value_text or self.central} "
+                f"({prov.source}, {prov.method}, confidence {prov.confidence:g})>")
+
 
 @dataclass(frozen=True, slots=True)
 class Rule:
@@ -381,6 +387,16 @@ class Simulate:
 
 
 @dataclass(frozen=True, slots=True)
+class Scenario:
+    """`scenario NAME { … }`: parameters as the scenario declares them (each a whole Param, lowered like the
+    declaration it replaces, with that declaration's type and provenance)."""
+
+    name: str
+    params: tuple[Param, ...] = ()
+    loc: Loc = None
+
+
+@dataclass(frozen=True, slots=True)
 class Output:
     """An output of the run: a model variable, or a named expression (`output total = expr`)."""
 
@@ -411,6 +427,7 @@ class Model:
     correlations: tuple[tuple[str, str, float], ...] = ()  # (a, b, rho), a declared before b
     simulate: Simulate = field(default_factory=Simulate)
     imports: tuple[Import, ...] = ()
+    scenarios: tuple[Scenario, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,6 +114,7 @@ class _Validator:
         for i, p in enumerate(self.model.params):
             self.check_param(p, f"model.params[{i}]")
         self.check_correlations()
+        self.check_scenarios()
         for i, v in enumerate(self.model.vars):
             self.check_var(v, f"model.vars[{i}]")
         self.check_order()
@@ -190,6 +191,29 @@ class _Validator:
         if p.central is not None and not math.isfinite(p.central):
             self.err("V000", f"{path}.central", f"central value must be finite, got {p.central}", p.loc)
         self.check_provenance(p.provenance, f"{path}.provenance", p.loc)
+
+    def check_scenarios(self) -> None:
+        """Scenario names unique; each sets declared parameters once, with a whole valid Param of the same type."""
+        seen: set[str] = set()
+        for i, sc in enumerate(self.model.scenarios):
+            path = f"model.scenarios[{i}]"
+            if sc.name in seen:
+                self.err("V000", f"{path}.name", f"scenario {sc.name!r} is defined twice", sc.loc)
+            seen.add(sc.name)
+            named: set[str] = set()
+            for j, p in enumerate(sc.params):
+                where = f"{path}.params[{j}]"
+                base = self.params.get(p.name)
+                if base is None:
+                    self.err("V002", where, f"scenario {sc.name!r} sets {p.name!r}, which is not a parameter", p.loc)
+                    continue
+                if p.name in named:
+                    self.err("V000", where, f"scenario {sc.name!r} sets {p.name!r} twice", p.loc)
+                named.add(p.name)
+                if p.type != base.type:
+                    self.err("V008", f"{where}.type", f"scenario {sc.name!r}: {p.name!r} must keep its declared "
+                                                      f"type {base.type.display}", p.loc)
+                self.check_param(p, where)
 
     def check_provenance(self, prov: ir.Provenance, path: str, loc: ir.Loc) -> None:
         if not prov.source.strip():

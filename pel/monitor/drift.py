@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from statistics import NormalDist
 from typing import Any
 
+from pel.backend.quantiles import quantile
 from pel.backend.results import json_float
 from pel.diagnostics import simple
 from pel.ir import nodes as ir
@@ -30,49 +30,6 @@ LEVELS = (0.05, 0.95)
 # ---------------------------------------------------------------------------------------------
 
 
-def _args(d: ir.Distribution) -> tuple[int, float, float, float] | None:
-    """The runtime's (distribution code, a, b, c) for `d`, exactly as the kernels sample it; None when an
-    argument is not a number."""
-    from pel.backend.exprgen import constant_dist_args
-
-    found = constant_dist_args(d)
-    return None if found is None else (found[0], *found[1])
-
-
-def _quantile(d: ir.Distribution, q: float) -> float | None:
-    """The q-quantile of `d` in step units, by the runtime's own inverse CDF (`rt.from_z` at the normal score of
-    q: one definition of every distribution), a mixture's by root finding on its CDF; None when unknown."""
-    import numpy as np
-    from scipy.optimize import brentq
-
-    from pel.backend import runtime as rt
-
-    z = NormalDist().inv_cdf(q)
-    err = np.zeros(1, np.int64)
-
-    def ppf(args: tuple[int, float, float, float]) -> float | None:
-        value = float(rt.from_z(*args, z, err))
-        return value if err[0] == 0 and math.isfinite(value) else None
-
-    if d.distribution_type != "Mixture":
-        args = _args(d)
-        return None if args is None else ppf(args)
-    comps = [_args(c) for c in d.components]
-    if not comps or any(c is None for c in comps):
-        return None
-    qs = [ppf(c) for c in comps]  # type: ignore[arg-type]
-    if any(v is None for v in qs):
-        return None
-    lo, hi = min(qs), max(qs)  # type: ignore[type-var]
-    if lo == hi:
-        return lo
-
-    def cdf(x: float) -> float:
-        return sum(w * float(rt.cdf(*c, x)) for w, c in zip(d.weights, comps, strict=True)) - q  # type: ignore[misc]
-
-    return float(brentq(cdf, lo, hi, xtol=1e-14 * max(1.0, abs(lo), abs(hi))))
-
-
 def declared_range(param: ir.Param, model: ir.Model, levels: tuple[float, float] = LEVELS
                    ) -> tuple[float, float] | None:
     """The P5 and P95 (or other `levels`) of a parameter's declared distribution, in its declared unit; None for
@@ -81,7 +38,7 @@ def declared_range(param: ir.Param, model: ir.Model, levels: tuple[float, float]
         return None
     out = []
     for q in levels:
-        v = _quantile(param.distribution, q)
+        v = quantile(param.distribution, q)
         if v is None:
             return None
         out.append(to_declared(param.type, v, model))

@@ -21,6 +21,8 @@ case is judged on the question it tests:
                 `pel drift` judges against), and each parameter some output depends on is fitted from a start
                 10% off and must come back to its declared value (drift: one window over all the data, verdict
                 "ok"). A parameter no output depends on is not fitted: no data speak of it.
+                `analysis_type: sensitivity`: `pel sensitivity --method tornado` on every numeric output
+                (`_sensitivity`); `bottleneck` has no counterpart in PEL (DEVIATIONS.md).
 
 OMISSION POLICY.  Many cases omit parts that LANGUAGE.md makes mandatory: a provenance block after every
 param (§6, E0400), the required fields source/method/confidence in a block (§6, E0401 "missing the required
@@ -745,6 +747,10 @@ def _runtime(case: Case) -> Outcome:
     engine = _engine()
     if exp.get("analysis_type") in ("calibration", "drift") and exp["type"] == "success":
         return _analysis(case, engine, exp["analysis_type"])
+    if exp.get("analysis_type") == "sensitivity" and exp["type"] == "success":
+        return _sensitivity(case, engine)
+    if exp.get("analysis_type") == "bottleneck":
+        raise Mismatch("PEL has no bottleneck analysis (DEVIATIONS.md)")
     if "analysis_type" in exp:
         raise _Skip(f"{exp['analysis_type']} analysis is not a runtime result (no mapping)")
     if exp["type"] == "error":
@@ -838,6 +844,37 @@ def _analysis(case: Case, engine, kind: str) -> Outcome:
             raise Mismatch(f"{kind}: {p.name} fitted to {got} (ok={ok}), declared {central[p.name]}")
     fitted = ", ".join(p.name for p, _ in moved) or "none (no output depends on a parameter)"
     return Outcome(case, "pass", f"{kind}: fitted {fitted}")
+
+
+def _sensitivity(case: Case, engine) -> Outcome:
+    """A sensitivity case: the tornado of every numeric output at the horizon; each numeric parameter gets a row,
+    and a row's swing moves an output exactly when direct runs at its low and high values differ."""
+    from pel.analysis import sensitivity as sa
+
+    c = _require_success(case)
+    program = c.comp.program
+    T = program.model.time_horizon
+    targets = sa.parse_targets(None, program.model, T)
+    if not targets:
+        raise Mismatch("sensitivity: the model has no numeric output")
+    report = sa.tornado(program, targets, steps=T)
+    swung = {r.param for r in report.targets[0].rows}
+    numeric = {p.name for p in program.model.params if p.type.kind not in ("Boolean", "String", "Record", "Enum")}
+    if swung != numeric:
+        raise Mismatch(f"sensitivity: rows for {sorted(swung)}, numeric parameters {sorted(numeric)}")
+    for rep in report.targets:
+        for row in rep.rows:
+            p = next(q for q in program.model.params if q.name == row.param)
+            from pel.overrides import to_steps
+
+            lo = engine.run(program, steps=T, params={p.name: to_steps(p.type, row.figures["low"], program.model)})
+            hi = engine.run(program, steps=T, params={p.name: to_steps(p.type, row.figures["high"], program.model)})
+            moved = float(hi[rep.name].value[rep.t]) != float(lo[rep.name].value[rep.t])
+            if moved != (row.figures["delta"] != 0):
+                raise Mismatch(f"sensitivity: {row.param} on {rep.label}: delta {row.figures['delta']}, runs differ: "
+                               f"{moved}")
+    ranked = ", ".join(f"{r.param} ({r.figures['delta']:g})" for r in report.targets[0].rows)
+    return Outcome(case, "pass", f"sensitivity: {report.targets[0].label}: {ranked}")
 
 
 def _runtime_mc(engine, program, values: dict) -> None:
