@@ -37,15 +37,25 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     targets = sa.parse_targets(args.target, program.model, steps)
     runs = args.runs or (Model(program).settings("monte_carlo", seed=seed, steps=steps).runs
                          if args.method == "spearman" else 2 ** 12)
-    with ProgressBar(enabled=not args.quiet and sys.stderr.isatty()) as bar:
-        if args.method == "tornado":
-            report = sa.tornado(program, targets, steps=steps, seed=seed, swing=args.swing, params=params)
-        elif args.method == "spearman":
-            report = sa.spearman(program, targets, steps=steps, runs=runs, seed=seed, threads=args.threads or 1,
-                                 params=params, progress=bar.update)
-        else:
-            report = sa.sobol(program, targets, steps=steps, runs=runs, seed=seed, threads=args.threads or 1,
-                              params=params, progress=bar.update)
+    conn = None
+    if args.dask and args.method != "tornado":
+        from pel.backend.distributed import connect
+
+        conn = connect(args.dask)
+    client = conn.client if conn is not None else None
+    try:
+        with ProgressBar(enabled=not args.quiet and sys.stderr.isatty()) as bar:
+            if args.method == "tornado":
+                report = sa.tornado(program, targets, steps=steps, seed=seed, swing=args.swing, params=params)
+            elif args.method == "spearman":
+                report = sa.spearman(program, targets, steps=steps, runs=runs, seed=seed,
+                                     threads=args.threads or 1, params=params, progress=bar.update, client=client)
+            else:
+                report = sa.sobol(program, targets, steps=steps, runs=runs, seed=seed, threads=args.threads or 1,
+                                  params=params, progress=bar.update, client=client)
+    finally:
+        if conn is not None:
+            conn.close()
     if args.format == "json":
         sys.stdout.write(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     else:
@@ -142,6 +152,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--swing", type=_fraction, default=0.10, metavar="X",
                    help="tornado: the relative swing of a fixed parameter (default 10%%)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="spearman, sobol: run the evaluations on a Dask cluster (tcp://HOST:PORT, or local:N worker "
+                        "processes); the same figures as a local run")
     p.set_defaults(func=cmd_sensitivity)
 
     doc = cmd_compare.__doc__ or ""

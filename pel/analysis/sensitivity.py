@@ -242,7 +242,7 @@ def _at(result: Any, name: str, t: int) -> float:
 
 def spearman(program: ir.Program, targets: Sequence[tuple[str, int]], *, steps: int, runs: int, seed: int = 42,
              threads: int = 1, params: dict[str, float] | None = None,
-             progress: Callable[[int, int], None] | None = None) -> SensitivityReport:
+             progress: Callable[[int, int], None] | None = None, client: Any = None) -> SensitivityReport:
     """Rank correlation of each uncertain parameter's sampled values with each target over the paths of a Monte
     Carlo run (the same paths as `pel run --mode monte_carlo` with this seed), and the partial rank correlation
     (each ranked parameter and the ranked target with the other parameters' ranks regressed out)."""
@@ -254,7 +254,7 @@ def spearman(program: ir.Program, targets: Sequence[tuple[str, int]], *, steps: 
     uncertain = _uncertain(program, params)
     if not uncertain:
         raise SensitivityError(simple("E0011", f"{program.model.name} has no uncertain parameter to correlate"))
-    ev = design.evaluate(design.random_scores(seed, runs), seed, threads=threads, progress=progress)
+    ev = design.evaluate(design.random_scores(seed, runs), seed, threads=threads, progress=progress, client=client)
     cols = [design.param_names.index(p.name) for p in uncertain]
     X = ev.params[:, cols]
     units = _output_units(program.model)
@@ -363,9 +363,10 @@ def _bootstrap(fA: np.ndarray, fB: np.ndarray, fAB: np.ndarray, seed: int, resam
 
 def sobol(program: ir.Program, targets: Sequence[tuple[str, int]], *, steps: int, runs: int, seed: int = 42,
           threads: int = 1, params: dict[str, float] | None = None, resamples: int = BOOTSTRAP,
-          progress: Callable[[int, int], None] | None = None) -> SensitivityReport:
+          progress: Callable[[int, int], None] | None = None, client: Any = None) -> SensitivityReport:
     """First-order and total Sobol indices of the uncertain parameters for each target, from N = `runs` base rows
-    (N·(k + 2) model evaluations, k uncertain parameters), with 95% bootstrap intervals."""
+    (N·(k + 2) model evaluations, k uncertain parameters), with 95% bootstrap intervals; `client` (a
+    dask.distributed Client) runs the evaluations on its cluster, with the same result."""
     from scipy.special import ndtri
 
     from pel.backend.design import Design
@@ -391,7 +392,7 @@ def sobol(program: ir.Program, targets: Sequence[tuple[str, int]], *, steps: int
     def run(zk: np.ndarray) -> np.ndarray:
         z = np.zeros((runs, len(design.columns)))  # a parameter not varied (fixed by --set) sits at z = 0
         z[:, cols] = zk
-        out = design.evaluate(z, seed, threads=threads, progress=step).targets
+        out = design.evaluate(z, seed, threads=threads, progress=step, client=client).targets
         done[0] += runs
         return out
 

@@ -147,3 +147,19 @@ def test_cli_and_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         err = capsys.readouterr().err
         assert f"error[{code}]" in err and "Traceback" not in err
     assert math.isfinite(out["targets"]["y@2"]["base"])
+
+
+@pytest.mark.slow
+def test_on_a_dask_cluster_the_figures_are_the_same(gfun: pel.Model) -> None:
+    pytest.importorskip("distributed")
+    from pel.backend.distributed import connect
+
+    local = sa.sobol(gfun.program, [("y", 1)], steps=1, runs=2 ** 13, seed=5, resamples=20).to_dict()
+    with connect("local:2") as conn:
+        remote = sa.sobol(gfun.program, [("y", 1)], steps=1, runs=2 ** 13, seed=5, resamples=20,
+                          client=conn.client).to_dict()
+        program = pel.compile_string(LINEAR).program
+        rho_local = sa.spearman(program, [("y", 2)], steps=2, runs=10_000, seed=2).to_dict()
+        rho_remote = sa.spearman(program, [("y", 2)], steps=2, runs=10_000, seed=2, client=conn.client).to_dict()
+    assert json.dumps(local) == json.dumps(remote)
+    assert json.dumps(rho_local) == json.dumps(rho_remote)
