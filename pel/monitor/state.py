@@ -10,6 +10,8 @@ names it (`pel.pipeline.model_stem`).
 - actuals: (model, t, variable) -> value; posting a value for a step and variable already held replaces it.
 - estimates: every estimate of a converged, identified fit, in order; the assumption register shows the latest of
   each parameter beside its declared value.
+- rollouts: per released model served by `pel serve --releases`, the active version, the earlier active versions
+  (a rollback returns to the last), the canary and its weight, the shadow and its weight.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import math
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +52,16 @@ CREATE TABLE IF NOT EXISTS estimates (
     record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS estimates_by_parameter ON estimates (model, parameter, id);
+CREATE TABLE IF NOT EXISTS rollouts (
+    model TEXT PRIMARY KEY,
+    active TEXT NOT NULL,
+    previous TEXT NOT NULL,
+    canary TEXT,
+    canary_weight REAL NOT NULL,
+    shadow TEXT,
+    shadow_weight REAL NOT NULL,
+    updated_at TEXT NOT NULL
+);
 """
 
 
@@ -100,6 +112,26 @@ class Fitted:
                    _opt(d["distance_se"]), str(d["kind"]), None if d["verdict"] is None else str(d["verdict"]),
                    None if window is None else (int(window[0]), int(window[1])), int(d["n"]), str(d["data"]),
                    None if d["data_sha256"] is None else str(d["data_sha256"]), str(d["model_hash"]), str(d["at"]))
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """Which released versions of one model a server routes requests to (`pel serve --releases`)."""
+
+    model: str  # the model's URL name: its folder in the release folder
+    active: str  # the version that answers requests (X.Y.Z)
+    previous: tuple[str, ...] = ()  # earlier active versions, oldest first: a rollback returns to the last one
+    canary: str | None = None  # a version that answers `canary_weight` percent of requests
+    canary_weight: float = 0.0
+    shadow: str | None = None  # a version run beside the active one on `shadow_weight` percent of its requests
+    shadow_weight: float = 0.0
+    updated_at: str = ""  # when it last changed, ISO 8601 UTC to the second
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "active": self.active, "previous": list(self.previous),
+                "canary": None if self.canary is None else {"version": self.canary, "weight": self.canary_weight},
+                "shadow": None if self.shadow is None else {"version": self.shadow, "weight": self.shadow_weight},
+                "updated_at": self.updated_at}
 
 
 def now_utc() -> str:
@@ -228,6 +260,55 @@ class StateStore:
             rows = self._db.execute("SELECT id, record FROM estimates WHERE model = ? AND parameter = ? ORDER BY id",
                                     (model, parameter)).fetchall()
         return [self._decode(i, r) for i, r in rows]
+
+    # rollouts -------------------------------------------------------------------------------
+
+    def rollouts(self) -> dict[str, Rollout]:
+        """The rollout state of every model that has one; E0914 for a row PEL did not write."""
+        with self._lock:
+            rows = self._db.execute("SELECT model, active, previous, canary, canary_weight, shadow, shadow_weight, "
+                                    "updated_at FROM rollouts ORDER BY model").fetchall()
+        return {str(r[0]): self._rollout(r) for r in rows}
+
+    def change_rollout(self, model: str,
+                       change: Callable[[Rollout | None], Rollout | None]) -> Rollout | None:
+        """Read the rollout state of `model` (None: it has none), apply `change` and store what it returns (None:
+        keep the row as it is), all in one transaction, so that two servers sharing the folder never lose one
+        another's change; the state now held. An exception from `change` leaves the row as it was."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute("SELECT model, active, previous, canary, canary_weight, shadow, "
+                                       "shadow_weight, updated_at FROM rollouts WHERE model = ?", (model,)).fetchone()
+                held = None if row is None else self._rollout(row)
+                new = change(held)
+                if new is not None:
+                    new = replace(new, model=model, updated_at=now_utc())
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO rollouts (model, active, previous, canary, canary_weight, shadow, "
+                        "shadow_weight, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (model, new.active, json.dumps(list(new.previous)), new.canary, float(new.canary_weight),
+                         new.shadow, float(new.shadow_weight), new.updated_at))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return held if new is None else new
+
+    def _rollout(self, row: tuple) -> Rollout:
+        model, active, previous, canary, canary_weight, shadow, shadow_weight, at = row
+        try:
+            earlier = json.loads(previous)
+            if not isinstance(earlier, list) or not all(isinstance(v, str) for v in earlier):
+                raise ValueError("previous is not a list of versions")
+            return Rollout(str(model), str(active), tuple(earlier), None if canary is None else str(canary),
+                           float(canary_weight), None if shadow is None else str(shadow), float(shadow_weight),
+                           str(at))
+        except (ValueError, TypeError) as exc:
+            where = str(self.path or "(memory)")
+            raise StateError(simple("E0914", f"{where}: the rollout state of {model} is not a record PEL wrote "
+                                             f"({exc})", Span(where, 0, 0, 0, 0),
+                                    hint="delete the row, or move the database away")) from None
 
     def _decode(self, row_id: int, text: Any) -> Fitted:
         try:

@@ -1,4 +1,7 @@
-"""The FastAPI application of `pel serve`: health, model listing, runs with overrides, metrics, OpenAPI."""
+"""The FastAPI application of `pel serve`: health, model listing, runs with overrides, metrics, OpenAPI.
+
+Released models (`--releases`) are routed by `pel.server.releases`, their rollouts changed by the endpoints of
+`pel.server.rollout`, and their shadow runs made by `pel.server.shadow`."""
 
 from __future__ import annotations
 
@@ -33,10 +36,12 @@ from pel.monitor.backtest import compare
 from pel.monitor.calibrate import CalibrationError, fittable
 from pel.monitor.drift import DriftReport, drift
 from pel.monitor.state import Fitted, StateStore, from_drift, now_utc
-from pel.server import logs
+from pel.server import logs, rollout
 from pel.server.config import ServerConfig
+from pel.server.errors import ApiError
 from pel.server.metrics import Metrics
 from pel.server.registry import Entry, Registry
+from pel.server.releases import Releases, Target, split_name
 from pel.server.runner import Busy, DeadlineExceeded, Runner, wait_done
 from pel.server.schemas import (
     ActualsRequest,
@@ -54,20 +59,12 @@ from pel.server.schemas import (
     RunDefaults,
     RunRequest,
 )
+from pel.server.shadow import Shadows
 
 log = logging.getLogger("pel.server")
 
 OPEN_PATHS = ("/health",)
-
-
-class ApiError(Exception):
-    """An error answer: HTTP status, a code (a PEL diagnostic code where one applies) and the field at fault."""
-
-    def __init__(self, status: int, code: str, detail: str, field: str | None = None,
-                 headers: dict[str, str] | None = None, errors: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail, self.field, self.headers = status, code, detail, field, headers
-        self.errors = errors
+VERSION_HEADER = "X-PEL-Model-Version"
 
 
 # An absolute path's folders (`/srv/models/` in `/srv/models/x.pel:3:1`), not preceded by a word character
@@ -78,6 +75,11 @@ _ABS_DIRS = re.compile(r"(?<![\w.~:/\\-])/(?:[^\s/'\"`:;,()\[\]{}<>]+/)+(?=[^\s/
 def public_text(text: str) -> str:
     """`text` without the server's folders: an absolute path keeps only its file name (`revenue.pel:3:1`)."""
     return _ABS_DIRS.sub("", text)
+
+
+def _version_header(entry: Entry) -> dict[str, str]:
+    """The X-PEL-Model-Version header of an answer about one released version (none for a models-folder model)."""
+    return {VERSION_HEADER: entry.version} if entry.version else {}
 
 
 def _error_response(status: int, code: str, detail: str, field: str | None = None,
@@ -117,14 +119,15 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 class BearerAuth:
-    """ASGI middleware: every path except /health needs `Authorization: Bearer <token>`."""
+    """ASGI middleware: every path except /health needs `Authorization: Bearer <token>`; the rollout endpoints
+    check the admin token instead (pel.server.rollout)."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or rollout.admin_path(scope["path"]):
             await self.app(scope, receive, send)
             return
         given = dict(scope.get("headers") or []).get(b"authorization", b"")
@@ -162,7 +165,7 @@ def _param_info(p: ir.Param, m: ir.Model, fitted: Fitted | None = None) -> Param
 
 def _summary(entry: Entry, model: Model, fitted: dict[str, Fitted]) -> dict[str, Any]:
     return {"name": entry.name, "model_name": model.name, "hash": model.hash, "file": entry.path.name,
-            "format": entry.format,
+            "format": entry.format, "version": entry.version or None,
             "parameters": [_param_info(p, model.program.model, fitted.get(p.name)) for p in model.parameters]}
 
 
@@ -179,6 +182,7 @@ def _detail(entry: Entry, model: Model, fitted: dict[str, Fitted]) -> ModelDetai
         run_defaults=defaults,
         outputs=outputs, constraints=[ConstraintInfo(name=c.name, severity=c.severity) for c in m.constraints],
         warnings=[public_text(d.header()) for d in model.warnings], shadowed=entry.shadowed,
+        scenarios=[sc.name for sc in m.scenarios],
     )
 
 
@@ -197,17 +201,34 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
     runner = Runner(config.max_concurrent, config.max_queue)
     metrics = Metrics()
     store = StateStore(config.state_dir)
-    metrics.compiling.set_function(registry.compiling)
+    releases = Releases(config.releases_dir, registry, store)
+    shadows = Shadows(runner, metrics, config.timeout_s, config.max_concurrent // 2)
+    metrics.compiling.set_function(lambda: registry.compiling() + releases.compiling())
     retry = {"Retry-After": str(max(1, config.retry_after_s))}
     scanned = False  # the start-up scan is done (every model found then is loaded, its compile queued)
     ready = not config.warm  # latched: compiles after a reload never take a ready server out of rotation
 
+    hidden: set[str] = set()  # models-folder names a released model of the same name hides (logged once)
+
     def refresh() -> None:
         registry.refresh()
-        served = [e for e in registry.entries() if e.model is not None]
+        releases.refresh()
+        served = [e for e in registry.entries() if e.model is not None and e.name not in releases]
         for e in served:
             metrics.serve(e.name, e.model)
-        metrics.models.set(len(served))
+        for name in releases.names():
+            for e in releases.answering(name):
+                metrics.serve(name, e.model, e.version)  # type: ignore[arg-type]
+            state = releases.state(name)
+            if state is not None:
+                metrics.rollout(state)
+        metrics.models.set(len(served) + len(releases.names()))
+        now_hidden = {e.name: e.path.name for e in registry.entries() if e.name in releases}
+        for name in now_hidden.keys() - hidden:
+            log.warning("pel serve: %s of the models folder is not served: the released model %s takes its name",
+                        now_hidden[name], name)
+        hidden.clear()
+        hidden.update(now_hidden)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -220,6 +241,7 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
         finally:
             if watcher is not None:
                 watcher.cancel()
+            await shadows.close()
             runner.shutdown()
             registry.close()
             store.close()
@@ -238,14 +260,19 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
                     "results as `pel run` writes them, Prometheus metrics at /metrics.",
     )
     app.state.registry, app.state.runner, app.state.metrics, app.state.config = registry, runner, metrics, config
-    app.state.store = store
+    app.state.store, app.state.releases, app.state.shadows = store, releases, shadows
     secured = [] if not config.token else [Security(HTTPBearer(auto_error=False))]
     if config.token:
         app.add_middleware(BearerAuth, token=config.token)
 
+    def _with_version(request: Request, headers: dict[str, str] | None) -> dict[str, str] | None:
+        version = getattr(request.state, "model_version", "")
+        return {**(headers or {}), VERSION_HEADER: version} if version else headers
+
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _error_response(exc.status, exc.code, exc.detail, exc.field, exc.headers, exc.errors)
+        return _error_response(exc.status, exc.code, exc.detail, exc.field, _with_version(request, exc.headers),
+                               exc.errors)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -264,15 +291,37 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
         log.error("pel serve: internal error on %s %s: %s: %s", request.method, request.url.path,
                   type(exc).__name__, exc, exc_info=exc)
-        return _error_response(500, "E9999", f"internal error: {type(exc).__name__}")
+        return _error_response(500, "E9999", f"internal error: {type(exc).__name__}",
+                               headers=_with_version(request, None))
 
-    def lookup(name: str) -> tuple[Entry, Model]:
-        entry = registry.get(name)
-        if entry is None:
-            raise ApiError(404, "not_found", f"no model named {name!r} in this server's models folder", "name")
+    def route(name: str, request: Request | None = None, routed: bool = False) -> Target:
+        """The model a request names: `name` (a released model: its active version, or with `routed` the canary
+        for the canary's share of requests), or `name@version` (a release). Its version goes on the answer's
+        X-PEL-Model-Version header, errors included."""
+        bare, version = split_name(name)
+        if bare in releases:
+            client = request.headers.get("x-pel-client") if request is not None else None
+            target = releases.target(bare, version, client or None, routed)
+        else:
+            entry = registry.get(bare)
+            if entry is None:
+                raise ApiError(404, "not_found", f"no model named {bare!r} in this server's models folder", "name")
+            if version is not None:
+                raise ApiError(404, "E1111", f"model {bare!r} is not released, so it has no version {version!r} "
+                                             "(serve a release folder with --releases)", "name")
+            target = Target(entry, "unreleased")
+        entry = target.entry
+        if request is not None:
+            request.state.model_version = entry.version
         if entry.model is None:
+            what = f"{entry.name}@{entry.version}" if entry.version else entry.name
             raise ApiError(409, entry.error_code or "E9999",
-                           f"model {name!r} ({entry.path.name}) does not load: {entry.error}", "name")
+                           f"model {what!r} ({entry.path.name}) does not load: {entry.error}", "name")
+        return target
+
+    def lookup(name: str, request: Request | None = None) -> tuple[Entry, Model]:
+        entry = route(name, request).entry
+        assert entry.model is not None
         return entry, entry.model
 
     async def wait_compiled(entry: Entry, deadline: float) -> None:
@@ -294,14 +343,15 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
     async def health(response: Response) -> Health:
         """Liveness and readiness (no token needed): 503 "starting" until `--warm` compiled every model."""
         nonlocal ready
-        if not ready and scanned and registry.compiling() == 0:
+        if not ready and scanned and registry.compiling() + releases.compiling() == 0:
             ready = True
             log.info("pel serve: every model is compiled; ready")
         if not ready:
             response.status_code = 503
             response.headers.update(retry)
         return Health(status="healthy" if ready else "starting", version=__version__,
-                      models=sum(1 for e in registry.entries() if e.model is not None))
+                      models=sum(1 for e in registry.entries() if e.model is not None and e.name not in releases)
+                      + len(releases.names()))
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["service"], dependencies=secured,
              responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **_responses(401)})
@@ -313,36 +363,48 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
     async def list_models() -> ModelList:
         """Every model of the folder: name, model hash, parameters (type, unit, default, provenance)."""
         models, errors = [], []
-        for entry in registry.entries():
+        released = [e for name in releases.names() for e in releases.versions(name).values()]
+        for entry in sorted([e for e in registry.entries() if e.name not in releases], key=lambda e: e.name) + released:
             if entry.model is None:
-                errors.append(LoadError(name=entry.name, file=entry.path.name, code=entry.error_code,
+                errors.append(LoadError(name=f"{entry.name}@{entry.version}" if entry.version else entry.name,
+                                        file=entry.path.name, code=entry.error_code,
                                         error=public_text(entry.error or "")))
-            else:
+            elif not entry.version or entry is releases.active(entry.name):
                 fitted = await asyncio.to_thread(store.latest, entry.name)
                 models.append(ModelSummary(**_summary(entry, entry.model, fitted)))
-        return ModelList(models=models, errors=errors)
+        return ModelList(models=sorted(models, key=lambda m: m.name), errors=errors)
 
     @app.get("/models/{name}", response_model=ModelDetail, tags=["models"], dependencies=secured,
              responses=_responses(401, 404, 409))
-    async def get_model(name: str) -> ModelDetail:
-        """One model: its summary plus time unit, horizon, outputs, constraints and compile warnings."""
-        entry, model = lookup(name)
-        return _detail(entry, model, await asyncio.to_thread(store.latest, name))
+    async def get_model(name: str, request: Request, response: Response) -> ModelDetail:
+        """One model: its summary plus time unit, horizon, outputs, constraints and compile warnings (a released
+        model: its active version, or the one named as name@version)."""
+        entry, model = lookup(name, request)
+        response.headers.update(_version_header(entry))
+        return _detail(entry, model, await asyncio.to_thread(store.latest, entry.name))
 
     @app.post("/models/{name}/run", tags=["models"], dependencies=secured,
               responses={200: {"description": "the results JSON of `pel run` (DESIGN.md §3)",
                                "content": {"application/json": {"schema": {"type": "object"}}}},
                          **_responses(401, 404, 409, 422, 500, 503)})
     async def run_model(name: str, request: Request, body: Annotated[RunRequest | None, Body()] = None) -> Response:
-        """Run a model: {mode, seed, steps, runs, params}; answers the results JSON of `pel run`."""
+        """Run a model: {mode, seed, steps, runs, params}; answers the results JSON of `pel run`. A released model
+        runs its active version, a canary's share of requests the canary (by the `X-PEL-Client` header when given:
+        a client always sees one version), `name@X.Y.Z` that release; the version is in `X-PEL-Model-Version`."""
         arrived = time.monotonic()  # executions are timed from here, as the deadline is
         deadline = arrived + config.timeout_s
-        entry, model = lookup(name)
+        target = route(name, request, routed=True)
+        entry, model = target.entry, target.entry.model
+        assert model is not None
         req = body or RunRequest()
         used = _check_request(model, req, config)
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
         await wait_compiled(entry, deadline)
-        return await _execute(entry, model, req, used, request_id, config, runner, metrics, arrived, deadline)
+        result = await _counted_run(entry, model, req, used, request_id, config, runner, metrics, arrived, deadline)
+        if target.shadow is not None and target.shadow.model is not None:
+            shadows.start(target.shadow, entry, result, dict(req.params), used, request_id, req.scenario)
+        return Response(result.to_json(), media_type="application/json",
+                        headers={"X-Request-Id": request_id, **_version_header(entry)})
 
     @app.post("/models/{name}/actuals", response_model=ActualsStored, tags=["monitoring"], dependencies=secured,
               responses=_responses(401, 404, 409, 413, 422),
@@ -359,7 +421,8 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
     ) -> ActualsStored:
         """Store observed values of the model's outputs: JSON {rows: [{t, variable, value}]} or a CSV body
         (Content-Type text/csv). A value for a (t, variable) already held replaces it."""
-        entry, model = lookup(name)
+        entry, model = lookup(name, request)
+        name = entry.name  # actuals are kept per model, whatever its version
         first = None
         if start is not None:
             try:
@@ -381,7 +444,7 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
                  **_responses(401, 404, 409)})
     async def get_actuals(name: str) -> Response:
         """The actuals stored for a model, as CSV: feed them to `pel calibrate --data` to recalibrate."""
-        lookup(name)
+        name = lookup(name)[0].name
         held = await asyncio.to_thread(store.actuals, name)
         lines = ["t,variable,value"] + [f"{t},{variable},{value!r}" for t, variable, value in held]
         return Response("\n".join(lines) + "\n", media_type="text/csv; charset=utf-8",
@@ -401,7 +464,8 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
         JSON of `pel backtest --format json`; sets pel_prediction_error and pel_prediction_interval_coverage."""
         arrived = time.monotonic()
         deadline = arrived + config.timeout_s
-        entry, model = lookup(name)
+        entry, model = lookup(name, request)
+        name = entry.name
         req = RunRequest(mode=mode, runs=runs, seed=seed)
         used = _check_request(model, req, config)
         held = await asyncio.to_thread(store.actuals, name)
@@ -419,7 +483,7 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
         body = report.to_dict()
         metrics.accuracy(name, body["variables"], report.monte_carlo)
         return Response(json.dumps(body, ensure_ascii=False, allow_nan=False), media_type="application/json",
-                        headers={"X-Request-Id": request_id})
+                        headers={"X-Request-Id": request_id, **_version_header(entry)})
 
     @app.get("/models/{name}/drift", tags=["monitoring"], dependencies=secured,
              responses={200: {"description": "the JSON of `pel drift --format json` against the stored actuals",
@@ -440,7 +504,8 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
         pel_parameter_drift_detected, and records the latest estimates in the state (shown in /models/{name})."""
         arrived = time.monotonic()
         deadline = arrived + config.timeout_s
-        entry, model = lookup(name)
+        entry, model = lookup(name, request)
+        name = entry.name
         names = [n.strip() for n in fit.split(",") if n.strip()] if fit is not None else watched(name, model)
         if not names:
             raise ApiError(409, "E0909", f"no parameters of model {name!r} are watched: name them with `pel serve "
@@ -479,7 +544,7 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
         await asyncio.to_thread(store.record, name, from_drift(report, now_utc()))
         return Response(json.dumps(report.to_dict(), ensure_ascii=False, allow_nan=False),
                         media_type="application/json", headers={"X-Request-Id": request.headers.get(
-                            "x-request-id") or uuid.uuid4().hex[:16]})
+                            "x-request-id") or uuid.uuid4().hex[:16], **_version_header(entry)})
 
     def watched(name: str, model: Model) -> list[str]:
         """The parameters the drift check fits by default: those `--drift` names for this model (PARAM: in every
@@ -500,6 +565,7 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
                 out.append(p.name)
         return out
 
+    app.include_router(rollout.routes(releases, metrics, config.admin_token, secured))
     return app
 
 
@@ -587,6 +653,10 @@ def _check_request(model: Model, req: RunRequest, config: ServerConfig) -> RunSe
         first = d.message.split(" ", 1)[0]  # check_run_options names the option first: "runs must be ..."
         field = first if first in ("mode", "seed", "runs", "steps") else None
         raise ApiError(422, d.code, d.message + (f" ({d.hint})" if d.hint else ""), field) from None
+    if req.scenario is not None and req.scenario not in {sc.name for sc in program.model.scenarios}:
+        known = ", ".join(sc.name for sc in program.model.scenarios) or "none"
+        raise ApiError(422, "E0600", f"scenario: {model.name} has no scenario {req.scenario!r} (scenarios: {known})",
+                       "scenario")
     for pname, value in req.params.items():
         try:
             overrides.resolve(program, {pname: value})
@@ -610,30 +680,27 @@ def _check_request(model: Model, req: RunRequest, config: ServerConfig) -> RunSe
     return used
 
 
-async def _execute(entry: Entry, model: Model, req: RunRequest, used: RunSettings, request_id: str,
-                   config: ServerConfig, runner: Runner, metrics: Metrics, start: float, deadline: float) -> Response:
-    """Run the request and answer its results JSON (see _counted_run)."""
-    result = await _counted_run(entry, model, req, used, request_id, config, runner, metrics, start, deadline)
-    return Response(result.to_json(), media_type="application/json", headers={"X-Request-Id": request_id})
-
-
 async def _counted_run(entry: Entry, model: Model, req: RunRequest, used: RunSettings, request_id: str,
                        config: ServerConfig, runner: Runner, metrics: Metrics, start: float,
                        deadline: float) -> Result:
     """Run the request; count and log the execution whatever its outcome, timed from `start` (the request's
-    arrival, on the clock of its deadline: a run cancelled at the deadline counts as long as the deadline)."""
+    arrival, on the clock of its deadline: a run cancelled at the deadline counts as long as the deadline), under
+    the entry's version (a release's X.Y.Z, "" for a models-folder model)."""
+    version = entry.version
+    if version:
+        metrics.serve(entry.name, model, version)  # a pinned version's series start at 0 too
 
     def job(progress: Any) -> Any:
         return model.run(req.mode, runs=req.runs, seed=req.seed, steps=req.steps, params=dict(req.params),
-                         threads=1, progress=progress)
+                         threads=1, progress=progress, scenario=req.scenario)
 
     def failed(status: str, reason: str, code: str) -> float:
         elapsed = time.monotonic() - start
-        metrics.executed(entry.name, used.mode, status, elapsed, reason)
+        metrics.executed(entry.name, used.mode, status, elapsed, reason, version)
         logs.log_execution(model=entry.name, model_hash=model.hash, mode=used.mode, seed=used.seed,
                            runs=used.runs if used.mode == "monte_carlo" else None, steps=used.steps,
                            duration_sec=elapsed, status=status, warnings=0, violations=0,
-                           code=code, request_id=request_id)
+                           code=code, request_id=request_id, version=version)
         return elapsed
 
     retry = {"Retry-After": str(config.retry_after_s)}
@@ -664,14 +731,14 @@ async def _counted_run(entry: Entry, model: Model, req: RunRequest, used: RunSet
         metrics.in_flight.dec()
     elapsed = time.monotonic() - start
     # a result whose paths did not all complete is answered, and counted as a failure for alerting
-    metrics.executed(entry.name, used.mode, result.status, elapsed, None if result.ok else result.status)
+    metrics.executed(entry.name, used.mode, result.status, elapsed, None if result.ok else result.status, version)
     violated = [*result.violations, *result.warnings]
     for constraint, severity in dict.fromkeys((str(v.get("constraint")), str(v.get("severity"))) for v in violated):
-        metrics.violated(entry.name, used.mode, constraint, severity)
+        metrics.violated(entry.name, used.mode, constraint, severity, version)
     logs.log_violations(model=entry.name, model_hash=model.hash, mode=used.mode, seed=used.seed, entries=violated,
-                        request_id=request_id)
+                        request_id=request_id, version=version)
     logs.log_execution(model=entry.name, model_hash=model.hash, mode=used.mode, seed=used.seed, runs=result.runs
                        if used.mode == "monte_carlo" else None, steps=result.steps, duration_sec=elapsed,
                        status=result.status, warnings=len(result.warnings), violations=len(result.violations),
-                       request_id=request_id)
+                       request_id=request_id, version=version)
     return result

@@ -1,4 +1,4 @@
-"""Settings of `pel serve`: the models folder, network address, limits, reload interval and the API token."""
+"""Settings of `pel serve`: the model and release folders, network address, limits, reload interval, tokens."""
 
 from __future__ import annotations
 
@@ -11,11 +11,15 @@ def _token_from_env() -> str | None:
     return os.environ.get("PEL_API_TOKEN") or None
 
 
+def _admin_token_from_env() -> str | None:
+    return os.environ.get("PEL_ADMIN_TOKEN") or None
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     """Everything the server needs; the defaults are safe for a small shared machine."""
 
-    models_dir: Path
+    models_dir: Path | None  # a folder of .pel / IR files, each served under its file name; None: releases only
     host: str = "127.0.0.1"
     port: int = 8000
     max_path_steps: int = 10_000_000  # cap on runs x (steps + 1) per request
@@ -31,3 +35,5 @@ class ServerConfig:
     state_dir: Path | None = None  # where actuals and estimates are kept (SQLite); None: in memory, lost on exit
     drift: tuple[str, ...] = ()  # parameters the drift check fits: PARAM (every model) or MODEL:PARAM
     drift_window: int = 12  # steps per window of the drift check
+    releases_dir: Path | None = None  # a release folder (`pel release --dir`): every version of each model
+    admin_token: str | None = field(default_factory=_admin_token_from_env)  # rollout endpoints (PEL_ADMIN_TOKEN)

@@ -17,11 +17,12 @@ def _now() -> str:
 
 def log_execution(*, model: str, model_hash: str, mode: str, seed: int, runs: int | None, steps: int | None,
                   duration_sec: float, status: str, warnings: int, violations: int, code: str | None = None,
-                  request_id: str | None = None) -> None:
-    """One line per execution: timestamp, model, model_hash, mode, seed, duration_sec, status, warnings."""
+                  request_id: str | None = None, version: str = "") -> None:
+    """One line per execution: timestamp, model, version (null for a model that is not a release), model_hash,
+    mode, seed, duration_sec, status, warnings."""
     entry: dict[str, Any] = {
-        "timestamp": _now(), "event": "execution", "model": model, "model_hash": model_hash, "mode": mode,
-        "seed": seed, "runs": runs, "steps": steps, "duration_sec": round(duration_sec, 6), "status": status,
+        "timestamp": _now(), "event": "execution", "model": model, "version": version or None,
+        "model_hash": model_hash, "mode": mode, "seed": seed, "runs": runs, "steps": steps, "duration_sec": round(duration_sec, 6), "status": status,
         "warnings": warnings, "violations": violations,
     }
     if code is not None:
@@ -61,16 +62,41 @@ def constraint_summaries(entries: list[dict]) -> list[dict[str, Any]]:
 
 
 def log_violations(*, model: str, model_hash: str, mode: str, seed: int, entries: list[dict],
-                   request_id: str | None = None) -> None:
+                   request_id: str | None = None, version: str = "") -> None:
     """One line per violated constraint of an execution (a warning or a fatal one), however many steps or
     paths violated it: its count and its first and last step."""
     for summary in constraint_summaries(entries):
         line: dict[str, Any] = {"timestamp": _now(), "event": "constraint_violation", "model": model,
-                                "model_hash": model_hash, "mode": mode, "seed": seed, **summary}
+                                "version": version or None, "model_hash": model_hash, "mode": mode, "seed": seed, **summary}
         if request_id is not None:
             line["request_id"] = request_id
         level = logging.WARNING if summary["severity"] == "warning" else logging.ERROR
         exec_log.log(level, json.dumps(line, allow_nan=False, default=str))
+
+
+def log_shadow(*, model: str, version: str, active: str, mode: str, seed: int, outcome: str,
+               divergence: float | None = None, output: str | None = None, t: int | None = None,
+               duration_sec: float | None = None, code: str | None = None, request_id: str | None = None) -> None:
+    """One line per shadow run: the shadow and active versions, the outcome and, when compared, the largest
+    relative difference (`divergence`: null when infinite) with the output and step where it occurs."""
+    entry: dict[str, Any] = {"timestamp": _now(), "event": "shadow", "model": model, "version": version,
+                             "active_version": active, "mode": mode, "seed": seed, "outcome": outcome}
+    if outcome == "compared":
+        entry.update(divergence=divergence if divergence is None or divergence < float("inf") else None,
+                     output=output, t=t)
+    if duration_sec is not None:
+        entry["duration_sec"] = round(duration_sec, 6)
+    if code is not None:
+        entry["code"] = code
+    if request_id is not None:
+        entry["request_id"] = request_id
+    exec_log.info(json.dumps(entry, allow_nan=False))
+
+
+def log_rollout(*, model: str, action: str, state: dict[str, Any], before: dict[str, Any] | None) -> None:
+    """One line per change of a released model's routing (rollout, promote, rollback): the state before and after."""
+    exec_log.info(json.dumps({"timestamp": _now(), "event": action, "model": model, "before": before,
+                              "after": state}, allow_nan=False))
 
 
 def configure(level: str = "info") -> None:

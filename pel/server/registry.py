@@ -55,6 +55,7 @@ class Entry:
     error_code: str | None = None
     shadowed: list[str] = field(default_factory=list)  # other files with the same name, not served
     compiled: Future[CompileFailure | None] | None = None  # the kernel's background compile; None: not queued
+    version: str = ""  # the release version (X.Y.Z) of a model served from `--releases`; "" for a models folder
 
     @property
     def format(self) -> str:
@@ -62,10 +63,11 @@ class Entry:
 
 
 class Registry:
-    """Maps model names to entries; `refresh()` rescans the folder (only changed files are reloaded)."""
+    """Maps model names to entries; `refresh()` rescans the folder (only changed files are reloaded). Without a
+    folder (a server of releases only) it serves nothing, and lends its compile thread to the releases."""
 
-    def __init__(self, directory: Path, warm_up: bool = True) -> None:
-        self.directory = directory.resolve()
+    def __init__(self, directory: Path | None, warm_up: bool = True) -> None:
+        self.directory = None if directory is None else directory.resolve()
         self.warm_up = warm_up
         self._entries: dict[str, Entry] = {}
         self._lock = threading.Lock()  # one refresh at a time; readers see whole dicts, swapped atomically
@@ -105,7 +107,7 @@ class Registry:
                     prev.shadowed = shadowed
                     new[name] = prev
                     continue
-                entry = self._load(name, path, sig, prev)
+                entry = self.load(name, path, sig, prev)
                 entry.shadowed = shadowed
                 new[name] = entry
             for name in old.keys() - new.keys():
@@ -113,6 +115,8 @@ class Registry:
             self._entries = new
 
     def _scan(self) -> dict[str, tuple[Path, list[str]]]:
+        if self.directory is None:
+            return {}
         try:
             names = sorted(os.listdir(self.directory))
         except OSError as exc:
@@ -136,7 +140,11 @@ class Registry:
             out[name] = (paths[0], [p.name for p in paths[1:]])
         return out
 
-    def _load(self, name: str, path: Path, sig: tuple[int, int, int], prev: Entry | None) -> Entry:
+    def load(self, name: str, path: Path, sig: tuple[int, int, int], prev: Entry | None, version: str = "",
+             compile_now: bool = True) -> Entry:
+        """The entry of the model file `path` served as `name` (and `version`): the previous entry's warm model
+        when the model hash is unchanged, else a fresh load whose kernel is queued for compiling (now, or on
+        `compile_soon` when `compile_now` is false)."""
         import pel
 
         try:
@@ -144,19 +152,28 @@ class Registry:
         except PelError as exc:
             first = exc.diagnostics[0] if exc.diagnostics else None
             log.error("pel serve: model %s (%s) does not load: %s", name, path.name, exc)
-            return Entry(name, path, sig, None, exc.render(), first.code if first else "E9999")
+            return Entry(name, path, sig, None, exc.render(), first.code if first else "E9999", version=version)
         if prev is not None and prev.model is not None and prev.model.hash == model.hash and prev.path == path:
-            return Entry(name, path, sig, prev.model, compiled=prev.compiled)  # same content: keep the warm model
+            # same content: keep the warm model
+            return Entry(name, path, sig, prev.model, compiled=prev.compiled, version=version)
         self.loads += 1
         what = "reloaded" if prev is not None else "loaded"
-        log.info("pel serve: model %s %s from %s (%s)", name, what, path.name, model.hash)
-        compiled = None
-        if self.warm_up:
-            try:
-                compiled = self._compiler.submit(_compile, name, model)
-            except RuntimeError:  # the server is stopping: a request (if any) compiles on its run
-                compiled = None
-        return Entry(name, path, sig, model, compiled=compiled)
+        label = f"{name}@{version}" if version else name
+        log.info("pel serve: model %s %s from %s (%s)", label, what, path.name, model.hash)
+        entry = Entry(name, path, sig, model, version=version)
+        if compile_now:
+            self.compile_soon(entry)
+        return entry
+
+    def compile_soon(self, entry: Entry) -> None:
+        """Queue the kernel compile of a loaded entry that has none queued (nothing when warm-up is off)."""
+        if not self.warm_up or entry.model is None or entry.compiled is not None:
+            return
+        label = f"{entry.name}@{entry.version}" if entry.version else entry.name
+        try:
+            entry.compiled = self._compiler.submit(_compile, label, entry.model)
+        except RuntimeError:  # the server is stopping: a request (if any) compiles on its run
+            entry.compiled = None
 
 
 def _compile(name: str, model: Model) -> CompileFailure | None:

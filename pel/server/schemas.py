@@ -29,6 +29,9 @@ class RunRequest(BaseModel):
         default_factory=dict,
         description='parameter overrides: a number in the declared unit, or a PEL literal such as "$120", '
                     '"0.1/1mo", "12%"')
+    scenario: Annotated[str | None, Field(strict=True, min_length=1, max_length=128,
+                                          description="run under the model's `scenario NAME { … }` block; params "
+                                                      "still override its values")] = None
 
 
 class Provenance(BaseModel):
@@ -71,12 +74,15 @@ class ParamInfo(BaseModel):
 
 
 class ModelSummary(BaseModel):
-    name: str = Field(description="the name in URLs: the file name without its suffix")
+    name: str = Field(description="the name in URLs: the file name without its suffix (a released model: its "
+                                  "folder in the release folder)")
     model_name: str = Field(description="the name declared in the model")
     hash: str
     file: str
     format: Literal["pel", "ir.json", "ir.msgpack"]
     parameters: list[ParamInfo]
+    version: str | None = Field(None, description="a released model: the version shown (the active one, or the one "
+                                                  "named as name@version); null for a model of the models folder")
 
 
 class ConstraintInfo(BaseModel):
@@ -102,6 +108,7 @@ class ModelDetail(ModelSummary):
     constraints: list[ConstraintInfo]
     warnings: list[str]
     shadowed: list[str] = Field(description="other files with the same name in the folder (not served)")
+    scenarios: list[str] = Field(default_factory=list, description="the model's scenarios (a run's `scenario`)")
 
 
 class LoadError(BaseModel):
@@ -146,6 +153,53 @@ class ActualsStored(BaseModel):
     stored: int = Field(description="rows of this request stored (each replaces any value held for its t and "
                                     "variable)")
     total: int = Field(description="rows now held for the model")
+
+
+class RolloutRequest(BaseModel):
+    """Route a share of a released model's requests to another of its versions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str | None = Field(description="the release X.Y.Z; null ends the canary (or the shadow)")
+    mode: Literal["canary", "shadow"] = Field(
+        "canary", description="canary: answers `weight` percent of requests; shadow: runs beside the active version "
+                              "on `weight` percent of its requests, never answering")
+    weight: float | None = Field(None, ge=0, le=100, allow_inf_nan=False,
+                                 description="percent of requests, 0-100; needed for a canary, 100 for a shadow "
+                                             "when left out")
+
+
+class PromoteRequest(BaseModel):
+    """Make a version the active one (by default the canary, else the shadow)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str | None = Field(None, description="the release X.Y.Z; default: the canary, else the shadow")
+
+
+class Routed(BaseModel):
+    version: str
+    weight: float = Field(description="percent of requests")
+
+
+class VersionInfo(BaseModel):
+    version: str
+    hash: str | None = Field(description="the model hash; null when the file does not load")
+    file: str
+    role: Literal["active", "canary", "shadow"] | None
+    error: str | None = Field(None, description="the diagnostic code when the file does not load")
+
+
+class Versions(BaseModel):
+    """A released model's versions and its rollout state."""
+
+    model: str
+    active: str = Field(description="the version that answers requests (less the canary's share)")
+    canary: Routed | None
+    shadow: Routed | None
+    previous: list[str] = Field(description="earlier active versions, oldest first: a rollback returns to the last")
+    updated_at: str = Field(description="when the rollout state last changed, ISO 8601 UTC")
+    versions: list[VersionInfo] = Field(description="every release, oldest first")
 
 
 class ErrorBody(BaseModel):
