@@ -78,6 +78,8 @@ def release(path: str, opts: Options) -> Outcome:
     if opts.version is not None:
         _check_given(opts.version, prior, folder)
     report = None if prior is None else diff.compare(_previous(prior[1], name), loaded, **opts.compare)
+    if report is None:
+        _smoke(loaded)
     version, bump = _choose(opts.version, prior, report)
     target = folder / f"{version}{store.SUFFIX}"
     if target.exists():
@@ -121,6 +123,21 @@ def _write(folder: Path, target: Path, prior: tuple[Version, Path] | None, data:
                                                    f"written: {exc.strerror or exc}")) from None
     except OSError as exc:
         raise ReleaseError(simple("E0010", f"cannot write the release in {folder}: {exc.strerror or exc}")) from None
+
+
+def _smoke(loaded: Loaded) -> None:
+    """A first release is compared with nothing, so it is run once (deterministic, the model's horizon): a model
+    that does not run is not released (E1109)."""
+    from pel.backend import engine
+    from pel.diagnostics import RunError
+
+    try:
+        engine.run(loaded.program, mode="deterministic", threads=1)
+    except RunError as exc:
+        d = exc.diagnostics[0]
+        raise ReleaseError(simple("E1109", f"{loaded.model.name} does not run, so it is not released: "
+                                           f"{d.code} {d.message}", Span(loaded.path, 0, 0, 0, 0),
+                                  hint="`pel run` shows the error with its location")) from None
 
 
 def _folder_name(loaded: Loaded) -> str:

@@ -240,3 +240,12 @@ def test_versions() -> None:
         Version(2, 0, 0), Version(1, 5, 0), Version(1, 4, 3)]
     assert [bump_between(Version(1, 4, 2), parse(t)) for t in ("2.0.0", "1.6.1", "1.4.9")] == [
         "major", "minor", "patch"]
+
+
+def test_a_first_release_that_does_not_run_is_refused(tmp_path: Path, capsys) -> None:
+    src = write(tmp_path, "bad.pel", "model Bad {\n  param zero: Fraction = 0 " + PROV + "\n"
+                "  var x: TimeSeries<Fraction>\n  x[t] = 1 / zero\n  simulate for 2mo\n}\n")
+    assert main(["release", str(src), "--dir", str(tmp_path / "releases")]) == 1
+    err = capsys.readouterr().err
+    assert "error[E1109]" in err and "E0800 division by zero" in err and "Traceback" not in err
+    assert not (tmp_path / "releases" / "Bad").exists() or not list((tmp_path / "releases" / "Bad").iterdir())
