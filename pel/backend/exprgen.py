@@ -17,15 +17,9 @@ from pel.backend.emit import SIMPLE, Emitter, as_b, as_f, const_value, is_const,
 from pel.ir import nodes as ir
 from pel.ir.affine import Affine, combine
 from pel.ir.validate import DIST_PARAMS
+from pel.lang import distributions as lang_dists
 
-DIST_CODES = {
-    "Normal": rt.D_NORMAL,
-    "LogNormal": rt.D_LOGNORMAL,
-    "Beta": rt.D_BETA,
-    "Uniform": rt.D_UNIFORM,
-    "Triangular": rt.D_TRIANGULAR,
-    "Pareto": rt.D_PARETO,
-}
+DIST_CODES = lang_dists.CODES  # the language table's runtime code of each (not mixed) distribution
 ARITH = {"+", "-", "*"}
 
 

@@ -7,6 +7,8 @@ import os
 
 import numpy as np
 
+from pel.lang.distributions import CODES as _DIST_CODES
+
 # ---------------------------------------------------------------------------------------------
 # The jit decorator: numba nopython (cached, GIL released), or plain Python when PEL_JIT=0
 # ---------------------------------------------------------------------------------------------
@@ -97,14 +99,22 @@ S_OK = 0
 S_FAULT = 1
 S_FATAL = 2
 
-# distribution type codes
-D_NORMAL = 0
-D_LOGNORMAL = 1
-D_BETA = 2
-D_UNIFORM = 3
-D_TRIANGULAR = 4
-D_PARETO = 5
+# distribution type codes: the language table's (pel.lang.distributions), plus the natural-scale LogNormal
+D_NORMAL = _DIST_CODES["Normal"]
+D_LOGNORMAL = _DIST_CODES["LogNormal"]
+D_BETA = _DIST_CODES["Beta"]
+D_UNIFORM = _DIST_CODES["Uniform"]
+D_TRIANGULAR = _DIST_CODES["Triangular"]
+D_PARETO = _DIST_CODES["Pareto"]
 D_LOGNORMAL_NAT = 6  # LogNormal given by its natural-scale mean and sd
+D_EXPONENTIAL = _DIST_CODES["Exponential"]
+D_WEIBULL = _DIST_CODES["Weibull"]
+D_GAMMA = _DIST_CODES["Gamma"]
+D_STUDENT_T = _DIST_CODES["StudentT"]
+D_PERT = _DIST_CODES["PERT"]
+D_POISSON = _DIST_CODES["Poisson"]
+D_BERNOULLI = _DIST_CODES["Bernoulli"]
+D_BINOMIAL = _DIST_CODES["Binomial"]
 
 SQRT2 = math.sqrt(2.0)
 
@@ -522,6 +532,162 @@ def _beta_solve(p, a, b, x, lnorm):
     return x
 
 
+# ---------------------------------------------------------------------------------------------
+# Gamma, Student's t and the discrete distributions: regularized incomplete gamma and its inverse, quantiles
+# ---------------------------------------------------------------------------------------------
+
+
+@jit
+def _gamma_series(a, x, lg):
+    """P(a, x) by its power series (x < a + 1)."""
+    ap = a
+    term = 1.0 / a
+    total = term
+    for _ in range(10000):
+        ap += 1.0
+        term *= x / ap
+        total += term
+        if abs(term) < abs(total) * 1e-17:
+            break
+    return total * math.exp(-x + a * math.log(x) - lg)
+
+
+@jit
+def _gamma_cfrac(a, x, lg):
+    """Q(a, x) by its continued fraction (x >= a + 1), Lentz's method."""
+    tiny = 1e-300
+    b = x + 1.0 - a
+    c = 1.0 / tiny
+    d = 1.0 / b
+    h = d
+    for i in range(1, 10000):
+        an = -i * (i - a)
+        b += 2.0
+        d = an * d + b
+        if abs(d) < tiny:
+            d = tiny
+        c = b + an / c
+        if abs(c) < tiny:
+            c = tiny
+        d = 1.0 / d
+        step = d * c
+        h *= step
+        if abs(step - 1.0) < 1e-16:
+            break
+    return math.exp(-x + a * math.log(x) - lg) * h
+
+
+@jit
+def gamma_pq(a, x):
+    """(P(a, x), Q(a, x)): the regularized lower and upper incomplete gamma functions, each to full precision."""
+    if x <= 0.0:
+        return 0.0, 1.0
+    lg = math.lgamma(a)
+    if x < a + 1.0:
+        p = _gamma_series(a, x, lg)
+        return p, 1.0 - p
+    q = _gamma_cfrac(a, x, lg)
+    return 1.0 - q, q
+
+
+@jit
+def gamma_p(a, x):
+    return gamma_pq(a, x)[0]
+
+
+@jit
+def gammappf_z(a, z):
+    """The quantile of Gamma(a, 1) at Phi(z): Newton steps inside a shrinking bracket on P (z <= 0) or Q (z > 0),
+    from the Wilson-Hilferty start."""
+    lower = z <= 0.0
+    target = ncdf(z) if lower else ncdf(-z)
+    if target <= 0.0:
+        return 0.0 if lower else np.inf
+    t = 1.0 - 1.0 / (9.0 * a) + z / (3.0 * math.sqrt(a))
+    x = a * t * t * t if t > 0.0 else 0.0
+    if not x > 0.0 or a < 1.0:
+        u = ncdf(z)
+        x = math.exp((math.log(max(u, 1e-300)) + math.lgamma(a + 1.0)) / a)
+        if not (x > 0.0 and math.isfinite(x)):
+            x = a
+    lg = math.lgamma(a)
+    lo = 0.0
+    hi = np.inf
+    for _ in range(200):
+        p, q = gamma_pq(a, x)
+        f = p - target if lower else target - q  # increasing in x either way
+        if f == 0.0:
+            return x
+        if f < 0.0:
+            lo = x
+        else:
+            hi = x
+        dens = math.exp((a - 1.0) * math.log(x) - x - lg)
+        xn = x - f / dens if dens > 0.0 else -1.0
+        if not (lo < xn < hi):
+            xn = 0.5 * (lo + hi) if hi < np.inf else 2.0 * x + 1.0
+        if abs(xn - x) <= 1e-15 * x:
+            return xn
+        x = xn
+    return x
+
+
+@jit
+def tppf_z(nu, z):
+    """The quantile of Student's t with nu degrees of freedom at Phi(z), from the inverse incomplete beta."""
+    if z == 0.0:
+        return 0.0
+    u = ncdf(-abs(z))  # the tail probability, in [0, 0.5)
+    x = betappf(2.0 * u, 0.5 * nu, 0.5)
+    if x <= 0.0:
+        return -np.inf if z < 0.0 else np.inf
+    t = math.sqrt(nu * (1.0 - x) / x)
+    return -t if z < 0.0 else t
+
+
+@jit
+def poisson_ppf_z(lam, z):
+    """The smallest k with P(X <= k) >= Phi(z) for X ~ Poisson(lam), from the normal approximation's guess; the
+    upper tail compares survival probabilities so that it keeps its precision."""
+    lower = z <= 0.0
+    target = ncdf(z) if lower else ncdf(-z)
+    k = max(0.0, math.floor(lam + z * math.sqrt(lam)))
+
+    def ok(k):  # P(X <= k) >= u, i.e. Q(k+1, lam) >= u, or P(X > k) = P(k+1, lam) <= 1 - u
+        p, q = gamma_pq(k + 1.0, lam)
+        return q >= target if lower else p <= target
+
+    if ok(k):
+        while k > 0.0 and ok(k - 1.0):
+            k -= 1.0
+    else:
+        while not ok(k):
+            k += 1.0
+    return k
+
+
+@jit
+def binom_ppf_z(n, pr, z):
+    """The smallest k with P(X <= k) >= Phi(z) for X ~ Binomial(n, pr) (CDF from the incomplete beta)."""
+    lower = z <= 0.0
+    target = ncdf(z) if lower else ncdf(-z)
+    k = min(n, max(0.0, math.floor(n * pr + z * math.sqrt(n * pr * (1.0 - pr)))))
+
+    def ok(k):
+        if k >= n:
+            return True
+        cdf_k = betainc(n - k, k + 1.0, 1.0 - pr)
+        return cdf_k >= target if lower else 1.0 - cdf_k <= target
+
+    if ok(k):
+        while k > 0.0 and ok(k - 1.0):
+            k -= 1.0
+    else:
+        while not ok(k):
+            k += 1.0
+    return k
+
+
 # Beta quantile tables: for a Beta parameter with constant shapes the engine tabulates the quantile on a
 # fine grid of standard-normal scores once per process (solved to full precision); a path then needs one cubic
 # interpolation of its logarithm and one exp. The log turns the power-law tails into near-quadratics, so the
@@ -596,6 +762,18 @@ def dist_ok(code, a, b, c):
         return a <= b <= c and a < c and math.isfinite(a) and math.isfinite(c)
     if code == D_PARETO or code == D_LOGNORMAL_NAT:
         return a > 0.0 and b > 0.0 and math.isfinite(a) and math.isfinite(b)
+    if code == D_EXPONENTIAL or code == D_POISSON:
+        return a > 0.0 and math.isfinite(a)
+    if code == D_WEIBULL or code == D_GAMMA:
+        return a > 0.0 and b > 0.0 and math.isfinite(a) and math.isfinite(b)
+    if code == D_STUDENT_T:
+        return a > 0.0 and c > 0.0 and math.isfinite(b) and math.isfinite(c) and not math.isnan(a)
+    if code == D_PERT:
+        return a <= b <= c and a < c and math.isfinite(a) and math.isfinite(c)
+    if code == D_BERNOULLI:
+        return 0.0 <= a <= 1.0
+    if code == D_BINOMIAL:
+        return 0.0 <= a < 9.0e15 and math.floor(a) == a and 0.0 <= b <= 1.0
     return False
 
 
@@ -629,7 +807,21 @@ def central(code, a, b, c, err):
         return 0.5 * (a + b)
     if code == D_TRIANGULAR:
         return b
-    return a * 2.0 ** (1.0 / b)
+    if code == D_PARETO:
+        return a * 2.0 ** (1.0 / b)
+    if code == D_EXPONENTIAL:
+        return math.log(2.0) / a
+    if code == D_WEIBULL:
+        return b * math.log(2.0) ** (1.0 / a)
+    if code == D_GAMMA:
+        return gammappf_z(a, 0.0) * b
+    if code == D_STUDENT_T:
+        return b
+    if code == D_PERT:
+        return (a + 4.0 * b + c) / 6.0
+    if code == D_POISSON or code == D_BERNOULLI:
+        return a
+    return a * b  # Binomial: n p
 
 
 @jit
@@ -654,6 +846,26 @@ def from_z(code, a, b, c, z, err):
         return c - math.sqrt(ncdf(-z) * (c - a) * (c - b))
     if code == D_PARETO:
         return a * ncdf(-z) ** (-1.0 / b)
+    if code == D_EXPONENTIAL:
+        return -math.log(ncdf(-z)) / a
+    if code == D_WEIBULL:
+        return b * (-math.log(ncdf(-z))) ** (1.0 / a)
+    if code == D_GAMMA:
+        return gammappf_z(a, z) * b
+    if code == D_STUDENT_T:
+        return b + c * tppf_z(a, z)
+    if code == D_PERT:
+        al = 1.0 + 4.0 * (b - a) / (c - a)
+        be = 1.0 + 4.0 * (c - b) / (c - a)
+        if z <= 0.0:
+            return a + (c - a) * betappf(ncdf(z), al, be)
+        return c - (c - a) * betappf(ncdf(-z), be, al)
+    if code == D_POISSON:
+        return poisson_ppf_z(a, z)
+    if code == D_BERNOULLI:
+        return 0.0 if ncdf(z) <= 1.0 - a else 1.0
+    if code == D_BINOMIAL:
+        return binom_ppf_z(a, b, z)
     # Beta: use the tail with the better precision
     if z <= 0.0:
         return betappf(ncdf(z), a, b)
@@ -680,6 +892,31 @@ def cdf(code, a, b, c, x):
         return 1.0 - (c - x) * (c - x) / ((c - a) * (c - b))
     if code == D_PARETO:
         return 0.0 if x <= a else 1.0 - (a / x) ** b
+    if code == D_EXPONENTIAL:
+        return 0.0 if x <= 0.0 else -math.expm1(-a * x)
+    if code == D_WEIBULL:
+        return 0.0 if x <= 0.0 else -math.expm1(-((x / b) ** a))
+    if code == D_GAMMA:
+        return gamma_p(a, x / b)
+    if code == D_STUDENT_T:
+        t = (x - b) / c
+        tail = 0.5 * betainc(0.5 * a, 0.5, a / (a + t * t))
+        return tail if t < 0.0 else 1.0 - tail
+    if code == D_PERT:
+        if x <= a:
+            return 0.0
+        if x >= c:
+            return 1.0
+        return betainc(1.0 + 4.0 * (b - a) / (c - a), 1.0 + 4.0 * (c - b) / (c - a), (x - a) / (c - a))
+    if code == D_POISSON:
+        return 0.0 if x < 0.0 else 1.0 - gamma_p(math.floor(x) + 1.0, a)
+    if code == D_BERNOULLI:
+        return 0.0 if x < 0.0 else (1.0 - a if x < 1.0 else 1.0)
+    if code == D_BINOMIAL:
+        if x < 0.0:
+            return 0.0
+        k = math.floor(x)
+        return 1.0 if k >= a else betainc(a - k, k + 1.0, 1.0 - b)
     return betainc(a, b, x)
 
 

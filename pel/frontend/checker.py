@@ -45,7 +45,7 @@ from pel.frontend.types import (
     steps_in,
     type_text,
 )
-from pel.ir.validate import pareto_median
+from pel.lang import distributions as lang_dists
 from pel.limits import MAX_RUNS, MAX_STEPS, SEED_LIMIT
 from pel.resultkeys import RESULT_KEYS
 
@@ -129,17 +129,11 @@ def _signature_text(fn: str) -> str:
     return f"`{fn}({head}{''.join(f'[, {w}]' for w in words[len(required):])})`"
 
 
-# distribution name -> ordered canonical parameters, each with its accepted spellings
+# distribution name -> ordered canonical parameters, each with its accepted spellings (the language table's)
 DISTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    "Normal": (("mu", ("μ", "mu", "mean")), ("sigma", ("σ", "sigma", "std", "sd", "stddev"))),
-    "LogNormal": (("mu", ("μ", "mu", "mean")), ("sigma", ("σ", "sigma", "std", "sd", "stddev"))),
-    "Beta": (("alpha", ("α", "alpha")), ("beta", ("β", "beta"))),
-    "Uniform": (("low", ("low", "min", "a")), ("high", ("high", "max", "b"))),
-    "Triangular": (("low", ("low", "min", "a")), ("mode", ("mode", "c", "peak")), ("high", ("high", "max", "b"))),
-    "Pareto": (("xm", ("xₘ", "xm", "x_m", "x_min", "scale")), ("alpha", ("α", "alpha", "shape"))),
-    "Mixture": (("components", ("components", "distributions", "dists")), ("weights", ("weights", "w"))),
+    name: tuple((p.name, p.spellings) for p in d.params) for name, d in lang_dists.DISTRIBUTIONS.items()
 }
-DIST_NAMES = {name.lower(): name for name in DISTS}
+DIST_NAMES = lang_dists.BY_LOWER
 
 
 # ---------------------------------------------------------------------------------------------
@@ -988,7 +982,10 @@ class _Checker:
         for item in o.items:
             if item.value is None:
                 sym = self.symbols.get(item.name)
-                if sym is None or sym.kind not in ("var", "param"):
+                if sym is not None and sym.kind == "param":
+                    self.error("E0600", f"output '{item.name}' is a parameter, not a variable", item.span,
+                               f"name an expression of it: `output {item.name}_value = {item.name}`")
+                elif sym is None or sym.kind != "var":
                     self.error("E0600", f"output '{item.name}' is not a variable", item.span,
                                self.did_you_mean(item.name, ("var",)))
                 continue
@@ -1569,24 +1566,36 @@ class _Checker:
 
     def _dist_type(self, info: DistInfo, types: dict[str, PelType], expected: PelType | None,
                    e: ast.Expr) -> PelType:
+        """The type of a draw, from the language table's typing of each parameter (pel.lang.distributions)."""
+        spec = lang_dists.DISTRIBUTIONS[info.dist]
         name = info.dist
-        if name == "Beta":
-            for c, t in types.items():
-                if t.kind == "num" and not t.dimensionless:
-                    self.error("E0431", f"Beta {c} must be a plain number, found {type_text(t)}", e.span)
+        lead = next((p for p in spec.params if p.kind in (lang_dists.LEAD, lang_dists.RATE)), None)
+        for p in spec.params:
+            t = types[p.name].element()
+            if t.unknown or t.kind != "num":
+                continue
+            if p.kind in (lang_dists.PLAIN, lang_dists.PROB) and not t.dimensionless:
+                self.error("E0431", f"{name} {p.name} must be a plain number, found {type_text(t)}", e.span)
+            elif p.kind == lang_dists.COUNT and not (t.dimensionless or t.base == "Count") or \
+                    p.kind == lang_dists.COUNT and t.te != 0:
+                self.error("E0431", f"{name} {p.name} must be a count, found {type_text(t)}", e.span)
+        if spec.result == "fraction":
             return FRACTION
-        lead = {"Normal": "mu", "LogNormal": "mu", "Uniform": "low", "Triangular": "low", "Pareto": "xm"}[name]
-        t = types[lead].element()
-        if name == "Pareto":
-            shape = types["alpha"].element()
-            if shape.kind == "num" and not shape.dimensionless:
-                self.error("E0431", f"Pareto alpha must be a plain number, found {type_text(shape)}", e.span)
-        others = [c for c in types if c != lead and not (name == "Pareto" and c == "alpha")]
-        for c in others:
-            r = additive("+", t, types[c].element(), self.step)
-            if r.code and not (types[c].unknown or t.unknown):
-                self.error("E0431", f"{name} parameters {lead} and {c} differ in unit: {type_text(t)} and "
-                           f"{type_text(types[c])}", e.span)
+        if spec.result == "count":
+            count = next(p for p in spec.params if p.kind == lang_dists.COUNT)
+            return types[count.name].element()
+        assert lead is not None
+        t = types[lead.name].element()
+        for p in spec.params:
+            if p.kind != lang_dists.SAME:
+                continue
+            r = additive("+", t, types[p.name].element(), self.step)
+            if r.code and not (types[p.name].unknown or t.unknown):
+                self.error("E0431", f"{name} parameters {lead.name} and {p.name} differ in unit: {type_text(t)} and "
+                           f"{type_text(types[p.name])}", e.span)
+        if lead.kind == lang_dists.RATE and not t.unknown:
+            inverse = divide(FRACTION, t, self.step)
+            return inverse.type if not inverse.code else t
         if name == "LogNormal":
             info.log_space = t.dimensionless or t.unknown
             if info.log_space and expected is not None and expected.kind == "num":
@@ -1599,29 +1608,8 @@ class _Checker:
 
     def _dist_validity(self, info: DistInfo, v: dict[str, float | None], types: dict[str, PelType],
                        e: ast.Expr) -> None:
-        def bad(msg: str) -> None:
+        for msg in lang_dists.problems(info.dist, v):
             self.error("E0431", f"invalid {info.dist} parameter: {msg}", e.span)
-
-        name = info.dist
-        if name in ("Normal", "LogNormal") and v["sigma"] is not None and v["sigma"] <= 0:
-            bad("σ must be > 0")
-        if name == "Beta":
-            for c in ("alpha", "beta"):
-                if v[c] is not None and v[c] <= 0:
-                    bad(f"{'α' if c == 'alpha' else 'β'} must be > 0")
-        if name in ("Uniform", "Triangular") and v["low"] is not None and v["high"] is not None:
-            if v["low"] >= v["high"]:
-                bad("low must be < high")
-            elif name == "Triangular" and v["mode"] is not None and not v["low"] <= v["mode"] <= v["high"]:
-                bad("mode must lie between low and high")
-        if name == "Pareto":
-            if v["xm"] is not None and v["xm"] <= 0:
-                bad("xₘ must be > 0")
-            if v["alpha"] is not None and v["alpha"] <= 0:
-                bad("α must be > 0")
-            elif v["xm"] is not None and v["alpha"] is not None and v["xm"] > 0 and \
-                    not math.isfinite(pareto_median(v["xm"], v["alpha"])):
-                bad("α is so small that the median xₘ·2^(1/α) overflows")
 
     def _mixture(self, e: ast.Expr, bound: dict[str, ast.Expr], env: Env, expected: PelType | None) -> DistInfo:
         comps_e, weights_e = bound["components"], bound["weights"]

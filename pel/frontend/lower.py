@@ -10,7 +10,7 @@ from pel.frontend import ast
 from pel.frontend.checker import BUILTINS, SERIES_ARG_BUILTINS, CheckedModel, DistInfo, literal_value
 from pel.frontend.types import LIT_UNITS, PelType, steps_in, type_text, unit_label
 from pel.ir import nodes as ir
-from pel.ir.validate import pareto_median
+from pel.lang import distributions as lang_dists
 
 COMPILER_VERSION = "pel-0.1.0"
 SITE_STRIDE = 1000  # inline draw sites: owner index * SITE_STRIDE + order within the owner
@@ -174,16 +174,20 @@ class _Lowerer:
 
     def scale_params(self, dist: str, params: list[tuple[str, ir.Expr]], factor: float,
                      log_space: bool) -> list[tuple[str, ir.Expr]]:
+        """The parameters of a distribution whose draws are converted by `factor` (the language table says how
+        each parameter scales)."""
         if dist == "LogNormal" and log_space:
             return [(n, _fold(ir.Binary("+", v, ir.Literal(math.log(factor)))) if n == "mu" else v)
                     for n, v in params]
-        if dist in ("Pareto",):
-            return [(n, self.scale(v, factor) if n == "xm" else v) for n, v in params]
-        if dist == "Beta":
-            raise self.internal("Beta distribution cannot be rescaled")
-        return [(n, self.scale(v, factor)) for n, v in params]
+        spec = lang_dists.DISTRIBUTIONS[dist]
+        if not spec.rescalable:
+            raise self.internal(f"{dist} distribution cannot be rescaled")
+        how = {p.name: p.scales for p in spec.params}
+        return [(n, self.scale(v, factor) if how[n] == "linear"
+                 else self.scale(v, 1.0 / factor) if how[n] == "inverse" else v) for n, v in params]
 
     def central(self, d: ir.Distribution) -> float | None:
+        """The deterministic-mode value of a distribution with constant arguments (the language table's)."""
         if d.distribution_type == "Mixture":
             vals = [self.central(c) for c in d.components]
             if any(v is None for v in vals):
@@ -194,26 +198,7 @@ class _Lowerer:
             if not isinstance(value, ir.Literal) or not _is_number(value.value):
                 return None
             p[name] = float(value.value)
-        kind = d.distribution_type
-        if kind == "Normal":
-            return p["mu"]
-        if kind == "LogNormal":
-            if not d.log_space:
-                return p["mu"]
-            try:
-                return math.exp(p["mu"])
-            except OverflowError:
-                return None
-        if kind == "Beta":
-            return p["alpha"] / (p["alpha"] + p["beta"])
-        if kind == "Uniform":
-            return (p["low"] + p["high"]) / 2
-        if kind == "Triangular":
-            return p["mode"]
-        if kind == "Pareto":
-            median = pareto_median(p["xm"], p["alpha"])
-            return median if math.isfinite(median) else None
-        return None
+        return lang_dists.central(d.distribution_type, p, d.log_space)
 
     # ------------------------------------------------------------------ vars
     def var(self, name: str, index: int) -> ir.Var:

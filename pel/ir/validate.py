@@ -21,6 +21,7 @@ from pel.diagnostics import Diagnostic, IRError, Span
 from pel.ir import nodes as ir
 from pel.ir.affine import Affine, combine
 from pel.ir.hashing import assumption_hash, model_hash
+from pel.lang import distributions as lang_dists
 
 BUILTINS = frozenset(
     "abs min max round floor ceil clamp sqrt exp log ln pow npv irr sum avg length count cumsum lag "
@@ -40,15 +41,9 @@ METHODS = frozenset(
 )
 FRESHNESS = re.compile(r"^P(?=\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?$")
 HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
-# canonical parameter names of each distribution, in order (see ir.Distribution)
+# canonical parameter names of each distribution, in order (see ir.Distribution): the language table's
 DIST_PARAMS: dict[str, tuple[str, ...]] = {
-    "Normal": ("mu", "sigma"),
-    "LogNormal": ("mu", "sigma"),
-    "Beta": ("alpha", "beta"),
-    "Uniform": ("low", "high"),
-    "Triangular": ("low", "mode", "high"),
-    "Pareto": ("xm", "alpha"),
-    "Mixture": (),
+    name: () if name == "Mixture" else d.names for name, d in lang_dists.DISTRIBUTIONS.items()
 }
 PSD_TOLERANCE = -1e-8
 _FAR_PAST = -(10**9)
@@ -920,43 +915,6 @@ def _const(e: ir.Expr) -> float | None:
 _ARITH4 = frozenset(("+", "-", "*", "/"))
 
 
-def pareto_median(xm: float, alpha: float) -> float:
-    """The median xm * 2^(1/alpha) of Pareto(xm, alpha), its central value; inf where that overflows."""
-    try:
-        return xm * 2.0 ** (1.0 / alpha)
-    except (OverflowError, ZeroDivisionError):
-        return math.inf
-
-
 def _dist_problems(kind: str, v: dict[str, float | None]) -> list[str]:
     """Violated parameter conditions of a distribution whose parameters are constants (V007)."""
-    out: list[str] = []
-
-    def positive(name: str) -> None:
-        if v.get(name) is not None and not v[name] > 0:
-            out.append(f"{name} must be > 0, got {v[name]}")
-
-    if kind in ("Normal", "LogNormal"):
-        positive("sigma")
-    elif kind == "Beta":
-        positive("alpha")
-        positive("beta")
-    elif kind == "Pareto":
-        positive("xm")
-        positive("alpha")
-        xm, alpha = v.get("xm"), v.get("alpha")
-        if xm is not None and alpha is not None and xm > 0 and alpha > 0 and math.isfinite(xm) and \
-                not math.isfinite(pareto_median(xm, alpha)):
-            out.append(f"the median xm * 2^(1/alpha) overflows (xm={xm}, alpha={alpha}): alpha is too small")
-    elif kind == "Uniform":
-        low, high = v.get("low"), v.get("high")
-        if low is not None and high is not None and not low < high:
-            out.append(f"low must be < high, got low={low}, high={high}")
-    elif kind == "Triangular":
-        low, mode, high = v.get("low"), v.get("mode"), v.get("high")
-        if None not in (low, mode, high) and not (low <= mode <= high and low < high):
-            out.append(f"need low <= mode <= high with low < high, got {low}, {mode}, {high}")
-    for name, value in v.items():
-        if value is not None and not math.isfinite(value):
-            out.append(f"{name} must be finite, got {value}")
-    return out
+    return lang_dists.problems(kind, v)

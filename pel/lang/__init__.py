@@ -1,0 +1,1 @@
+"""The language's tables, read by every stage: distributions (`pel.lang.distributions`)."""
