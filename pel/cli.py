@@ -263,12 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
     from pel.release.cli import register as register_release
     from pel.report.cli import register as register_report
     from pel.server.cli import register as register_server
+    from pel.tools.cli import register as register_tools
 
     register_release(sub)
     register_server(sub)
     register_monitor(sub)
     register_analysis(sub)
     register_report(sub)
+    register_tools(sub)
     return parser
 
 
