@@ -589,6 +589,38 @@ class ExprGen:
             aff = ("s", ctx.toff - kaff[1])
         return self.var_read(name, f"({ctx.time} - {k})", ctx, e.loc, em, aff)
 
+    def _finance(self, e: ir.Call, ctx: Ctx, em: Emitter, fn: str, required: int) -> tuple[str, str]:
+        """A time-value-of-money call: its numbers, the optional fv and when defaulting to 0."""
+        self._n(e, *range(required, required + 3))
+        args = [self.scalar_arg(a, ctx, em) for a in e.args] + ["0.0"] * (required + 2 - len(e.args))
+        return self.hcall(em, f"rt.{fn}({', '.join(args)}, err)"), "f"
+
+    def c_pmt(self, e, ctx, em):  # noqa: ANN001, ANN201
+        return self._finance(e, ctx, em, "f_pmt", 3)
+
+    def c_pv(self, e, ctx, em):  # noqa: ANN001, ANN201
+        return self._finance(e, ctx, em, "f_pv", 3)
+
+    def c_fv(self, e, ctx, em):  # noqa: ANN001, ANN201
+        return self._finance(e, ctx, em, "f_fv", 3)
+
+    def c_nper(self, e, ctx, em):  # noqa: ANN001, ANN201
+        return self._finance(e, ctx, em, "f_nper", 3)
+
+    def c_ipmt(self, e, ctx, em):  # noqa: ANN001, ANN201
+        return self._finance(e, ctx, em, "f_ipmt", 4)
+
+    def c_ppmt(self, e, ctx, em):  # noqa: ANN001, ANN201
+        return self._finance(e, ctx, em, "f_ppmt", 4)
+
+    def c_lookup(self, e, ctx, em):  # noqa: ANN001, ANN201
+        self._n(e, 3)
+        x = self.scalar_arg(e.args[0], ctx, em)
+        xs, ys = self.series(e.args[1], ctx, em), self.series(e.args[2], ctx, em)
+        if xs is None or ys is None:
+            raise unsupported("lookup needs two arrays (xs, ys)", self.program, e.loc)
+        return self.hcall(em, f"rt.s_lookup({x}, {xs[0]}, {xs[1]}, {ys[0]}, {ys[1]}, err)"), "f"
+
     def c_percentChange(self, e, ctx, em):  # noqa: ANN001, ANN201
         self._n(e, 1)
         arg = e.args[0]

@@ -324,6 +324,123 @@ def s_npv(a, n, r, err):
     return acc
 
 
+# time value of money: numpy-financial's conventions (rate per period, when 0: payments at the end of each period,
+# 1: at its start; signs: money paid out negative)
+
+
+@jit
+def _when_ok(when, err):
+    if when != 0.0 and when != 1.0:
+        setf(err, F_DOMAIN)
+        return False
+    return True
+
+
+@jit
+def f_fv(r, n, pmt, pv, when, err):
+    """The future value after n periods of a present value pv and payments pmt."""
+    if not _when_ok(when, err):
+        return np.nan
+    if r == 0.0:
+        return -(pv + pmt * n)
+    g = (1.0 + r) ** n
+    return -(pv * g + pmt * (1.0 + r * when) / r * (g - 1.0))
+
+
+@jit
+def f_pmt(r, n, pv, fv, when, err):
+    """The payment per period that turns pv into fv over n periods."""
+    if not _when_ok(when, err):
+        return np.nan
+    if r == 0.0:
+        if n == 0.0:
+            setf(err, F_DOMAIN)
+            return np.nan
+        return -(fv + pv) / n
+    g = (1.0 + r) ** n
+    if g == 1.0:
+        setf(err, F_DOMAIN)
+        return np.nan
+    return -(fv + pv * g) * r / ((1.0 + r * when) * (g - 1.0))
+
+
+@jit
+def f_pv(r, n, pmt, fv, when, err):
+    """The present value of n payments pmt and a final value fv."""
+    if not _when_ok(when, err):
+        return np.nan
+    if r == 0.0:
+        return -(fv + pmt * n)
+    g = (1.0 + r) ** n
+    return -(fv + pmt * (1.0 + r * when) / r * (g - 1.0)) / g
+
+
+@jit
+def f_nper(r, pmt, pv, fv, when, err):
+    """The number of periods of payments pmt that turn pv into fv."""
+    if not _when_ok(when, err):
+        return np.nan
+    if r == 0.0:
+        if pmt == 0.0:
+            setf(err, F_DOMAIN)
+            return np.nan
+        return -(fv + pv) / pmt
+    z = pmt * (1.0 + r * when) / r
+    ratio = (z - fv) / (pv + z)
+    if not ratio > 0.0 or r <= -1.0:
+        setf(err, F_DOMAIN)
+        return np.nan
+    return math.log(ratio) / math.log1p(r)
+
+
+@jit
+def f_ipmt(r, per, n, pv, fv, when, err):
+    """The interest part of payment number per (1..n)."""
+    if not (1.0 <= per <= n) or not _when_ok(when, err):
+        setf(err, F_DOMAIN)
+        return np.nan
+    total = f_pmt(r, n, pv, fv, when, err)
+    interest = f_fv(r, per - 1.0, total, pv, when, err) * r
+    if when == 1.0:
+        if per == 1.0:
+            return 0.0
+        interest = interest / (1.0 + r)
+    return interest
+
+
+@jit
+def f_ppmt(r, per, n, pv, fv, when, err):
+    """The principal part of payment number per (1..n): the payment less its interest."""
+    return f_pmt(r, n, pv, fv, when, err) - f_ipmt(r, per, n, pv, fv, when, err)
+
+
+@jit
+def s_lookup(x, xs, nx, ys, ny, err):
+    """Piecewise-linear interpolation of the table (xs, ys) at x, clamped to the end values; xs strictly
+    increasing and as long as ys, else a domain fault."""
+    if nx != ny or nx < 1:
+        setf(err, F_DOMAIN)
+        return np.nan
+    for k in range(1, nx):
+        if not xs[k] > xs[k - 1]:
+            setf(err, F_DOMAIN)
+            return np.nan
+    if x <= xs[0]:
+        return ys[0]
+    if x >= xs[nx - 1]:
+        return ys[nx - 1]
+    lo = 0
+    hi = nx - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if xs[mid] <= x:
+            lo = mid
+        else:
+            hi = mid
+    w = (x - xs[lo]) / (xs[hi] - xs[lo])
+    return ys[lo] + w * (ys[hi] - ys[lo])
+
+
 @jit
 def s_irr(a, n, err):
     """The rate r with npv(a, r) = 0, by bisection on (-0.9999, 1e6)."""

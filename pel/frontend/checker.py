@@ -46,6 +46,7 @@ from pel.frontend.types import (
     type_text,
 )
 from pel.lang import distributions as lang_dists
+from pel.lang import functions as lang_funcs
 from pel.limits import MAX_RUNS, MAX_STEPS, SEED_LIMIT
 from pel.resultkeys import RESULT_KEYS
 
@@ -74,59 +75,30 @@ STDLIB = {
 }
 STDLIB_MODULE = {name: mod for mod, names in STDLIB.items() for name in names.split()}
 
-BUILTINS = frozenset({
-    "abs", "round", "floor", "ceil", "min", "max", "clamp", "sqrt", "exp", "log", "ln", "pow", "sum", "avg",
-    "mean", "count", "length", "len", "npv", "irr", "cumsum", "lag", "percentChange",
-})
-# builtins whose first argument is a whole series/array
-SERIES_ARG_BUILTINS = frozenset({"sum", "avg", "mean", "count", "length", "len", "npv", "irr", "cumsum", "lag",
-                                 "percentChange"})
-
-# Built-in signatures (LANGUAGE.md §8): the kind of each argument, required ones then optional ones.
-#   num      a number (a series named without an index is its value at the current step)
-#   series   a whole series or array: a variable's name, an array parameter or variable, `[…]`, `a..b`
-#   var      a model variable's name (its series, read at and before the current step)
-#   tracked  a variable's or a parameter's name
-# min and max (VARIADIC) take one series or array, or two or more numbers.
-BUILTIN_SIGNATURES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "abs": (("num",), ()), "floor": (("num",), ()), "ceil": (("num",), ()), "round": (("num",), ("num",)),
-    "clamp": (("num", "num", "num"), ()), "sqrt": (("num",), ()), "exp": (("num",), ()), "ln": (("num",), ()),
-    "log": (("num",), ("num",)), "pow": (("num", "num"), ()),
-    "min": (("series",), ()), "max": (("series",), ()),
-    "sum": (("series",), ()), "avg": (("series",), ()), "mean": (("series",), ()), "count": (("series",), ()),
-    "length": (("series",), ()), "len": (("series",), ()), "npv": (("series", "num"), ()), "irr": (("series",), ()),
-    "cumsum": (("var",), ()), "lag": (("var", "num"), ()), "percentChange": (("tracked",), ()),
-}
-VARIADIC = frozenset({"min", "max"})
-ARG_KIND_TEXT = {
-    "num": "a number",
-    "series": "a series or an array (a variable's name, `[…]`)",
-    "var": "a variable's series (its name)",
-    "tracked": "a variable's or parameter's name",
-}
-_SIGNATURE_WORDS = {"npv": ("cash_flows", "rate"), "lag": ("series", "steps"), "round": ("x", "digits"),
-                    "log": ("x", "base"), "pow": ("base", "exponent"), "clamp": ("x", "low", "high")}
+# The built-in functions: the language table's (pel.lang.functions)
+BUILTINS = lang_funcs.NAMES
+VARIADIC = lang_funcs.VARIADIC
+ARG_KIND_TEXT = lang_funcs.KIND_TEXT
 
 
 def builtin_kinds(fn: str, n: int) -> tuple[str, ...] | None:
     """The kinds of the `n` arguments of built-in `fn`, or None when `n` is not an arity it takes."""
     if fn in VARIADIC and n >= 2:
         return ("num",) * n
-    required, optional = BUILTIN_SIGNATURES[fn]
-    if not len(required) <= n <= len(required) + len(optional):
+    f = lang_funcs.get(fn)
+    if not len(f.required) <= n <= len(f.kinds):
         return None
-    return (required + optional)[:n]
+    return f.kinds[:n]
 
 
 def _signature_text(fn: str) -> str:
     """`npv(cash_flows, rate)`, `min(series)` or `min(a, b, …)`, … for hints."""
     if fn in VARIADIC:
         return f"`{fn}(series)` or `{fn}(a, b, …)`"
-    required, optional = BUILTIN_SIGNATURES[fn]
-    words = _SIGNATURE_WORDS.get(fn) or tuple({"num": "x", "series": "series", "var": "series",
-                                               "tracked": "x"}[k] for k in required + optional)
-    head = ", ".join(words[:len(required)])
-    return f"`{fn}({head}{''.join(f'[, {w}]' for w in words[len(required):])})`"
+    f = lang_funcs.get(fn)
+    words = f.words or tuple({"num": "x", "series": "series", "var": "series", "tracked": "x"}[k] for k in f.kinds)
+    head = ", ".join(words[:len(f.required)])
+    return f"`{fn}({head}{''.join(f'[, {w}]' for w in words[len(f.required):])})`"
 
 
 # distribution name -> ordered canonical parameters, each with its accepted spellings (the language table's)
@@ -1416,8 +1388,8 @@ class _Checker:
     def builtin(self, e: ast.Call, fn: str, args: list[PelType], env: Env) -> PelType:
         kinds = builtin_kinds(fn, len(args))
         if kinds is None:
-            required, optional = BUILTIN_SIGNATURES[fn]
-            low, high = len(required), len(required) + len(optional)
+            spec = lang_funcs.get(fn)
+            low, high = len(spec.required), len(spec.kinds)
             count = "1 or more" if fn in VARIADIC else f"{low}" + (f"-{high}" if high != low else "")
             self.error("E0100", f"'{fn}' takes {count} argument(s), {len(args)} given", e.span,
                        f"write {_signature_text(fn)}")
@@ -1440,7 +1412,7 @@ class _Checker:
         return self.builtin_type(e, fn, args)
 
     def arg_kind_ok(self, kind: str, node: ast.Expr, t: PelType, env: Env) -> bool:
-        """Whether argument `node` (typed `t`) is of the kind a built-in wants there (see BUILTIN_SIGNATURES)."""
+        """Whether argument `node` (typed `t`) is of the kind a built-in wants there (pel.lang.functions)."""
         if t.unknown:
             return True
         if kind == "num":
@@ -1511,7 +1483,50 @@ class _Checker:
             return elem
         if fn in ("sum", "avg", "mean"):
             return elem
+        if fn in lang_funcs.FINANCE:
+            return self.finance_type(e, fn, args)
+        if fn == "lookup":
+            xs, ys = (a.inner if a.kind == "Array" and a.inner else a.element() for a in args[1:])
+            r = additive("+", first.element(), xs, self.step)
+            if r.code and not (first.unknown or xs.unknown):
+                self.error("E0200", f"'lookup' compares x with the table's xs: {r.message}", e.args[0].span)
+                return UNKNOWN
+            return ys
         return FRACTION  # count, length, len, irr, percentChange
+
+    def finance_type(self, e: ast.Call, fn: str, args: list[PelType]) -> PelType:
+        """pmt, ipmt, ppmt, pv, fv, nper: a rate per period (a fraction, or a rate per model step), counts of
+        periods, amounts of one dimension; the result is an amount (nper: a number of periods)."""
+        words = lang_funcs.get(fn).words
+        role = dict(zip(words, zip(args, e.args, strict=False), strict=False))
+        rate, rate_node = role["rate"]
+        r = rate.element()
+        per_step = r.base is None and r.te == -1 and not r.scope and (r.time in (None, self.step))
+        if not (r.dimensionless or per_step):
+            self.error("E0200", f"'{fn}' needs a rate per period (a fraction, or a rate per {self.step}), found "
+                       f"{type_text(rate)}", rate_node.span, f"e.g. `{fn}(rate * 1mo, …)` for a rate per year "
+                       "paid monthly: a rate times its period is the fraction per period")
+            return UNKNOWN
+        for w in ("nper", "per", "when"):
+            if w in role:
+                t, node = role[w]
+                te = t.element()
+                if not (te.dimensionless or te.base == "Count" and te.te == 0):
+                    self.error("E0200", f"'{fn}' needs {w} as a plain number, found {type_text(t)}", node.span)
+                    return UNKNOWN
+        amounts = [(w, role[w]) for w in ("pmt", "pv", "fv") if w in role]
+        lead = next(((t.element(), node) for w, (t, node) in amounts if not _is_zero(node)), None)
+        for w, (t, node) in amounts:
+            if lead is None or _is_zero(node):
+                continue
+            check = additive("+", lead[0], t.element(), self.step)
+            if check.code:
+                self.error(check.code, f"'{fn}': {w} and the other amounts must share a dimension: {check.message}",
+                           node.span)
+                return UNKNOWN
+        if fn == "nper":
+            return FRACTION
+        return lead[0] if lead is not None else FRACTION
 
     # ------------------------------------------------------------------ distributions
     def check_dist(self, e: ast.Expr, env: Env, expected: PelType | None) -> DistInfo:

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 
 from pel.diagnostics import CompileError, DiagnosticBag, simple
 from pel.frontend import ast
-from pel.frontend.checker import BUILTINS, SERIES_ARG_BUILTINS, CheckedModel, DistInfo, literal_value
+from pel.frontend.checker import BUILTINS, CheckedModel, DistInfo, literal_value
 from pel.frontend.types import LIT_UNITS, PelType, steps_in, type_text, unit_label
 from pel.ir import nodes as ir
 from pel.lang import distributions as lang_dists
+from pel.lang import functions as lang_funcs
 
 COMPILER_VERSION = "pel-0.1.0"
 SITE_STRIDE = 1000  # inline draw sites: owner index * SITE_STRIDE + order within the owner
@@ -363,10 +364,12 @@ class _Lowerer:
             return ir.Call(fname, tuple(self.expr(given[n], ctx) for n in names), loc)
         if fname not in BUILTINS:
             raise self.internal(f"unknown function '{fname}'", e)
-        fname = {"len": "length", "mean": "avg"}.get(fname, fname)
+        fname = lang_funcs.canonical(fname)
+        kinds = lang_funcs.get(fname).kinds
         args = []
         for i, a in enumerate(e.args):
-            if i == 0 and fname in SERIES_ARG_BUILTINS | {"min", "max"} and self.whole_series(a, ctx, fname, e):
+            series_arg = i < len(kinds) and kinds[i] in (lang_funcs.SERIES, lang_funcs.VAR, lang_funcs.TRACKED)
+            if series_arg and self.whole_series(a, ctx, fname, e):
                 args.append(ir.SeriesRef(a.id, self.series_kind(a.id), loc_of(a)))
             else:
                 args.append(self.expr(a, ctx))

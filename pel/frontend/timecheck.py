@@ -27,14 +27,15 @@ from pel.diagnostics import DiagnosticBag, Span
 from pel.frontend import ast
 from pel.frontend.checker import DISTS
 from pel.ir.affine import Affine, combine
+from pel.lang import functions as lang_funcs
 
 HORIZON_NAMES = frozenset({"t_max", "time_horizon"})
-# builtins whose bare-name argument is the whole series (no same-step read of it)
-WHOLE_SERIES_FUNCS = frozenset({"npv", "irr", "sum", "avg", "mean", "length", "len", "count", "lag"})
-# builtins that aggregate a whole series named as their only or first argument (min/max: the one-argument form)
-AGGREGATES = frozenset({"npv", "irr", "sum", "avg", "mean", "length", "len", "count", "min", "max"})
-# builtins that read their series argument relative to the current step
-PER_STEP_FUNCS = frozenset({"cumsum", "lag", "percentChange"})
+# builtins whose bare-name argument is the whole series (no same-step read of it), that aggregate a whole series
+# named as their only or first argument (min/max: the one-argument form), that read their series argument
+# relative to the current step: the language table's (pel.lang.functions)
+WHOLE_SERIES_FUNCS = lang_funcs.WHOLE_SERIES
+AGGREGATES = lang_funcs.AGGREGATES
+PER_STEP_FUNCS = lang_funcs.PER_STEP
 END = None  # the step of a whole-run quantity that reads the whole series: the last step of the run
 _END = 1 << 62  # END while analyzing: later than every literal step
 _FAR_PAST = -(10**9)

@@ -22,11 +22,9 @@ from pel.ir import nodes as ir
 from pel.ir.affine import Affine, combine
 from pel.ir.hashing import assumption_hash, model_hash
 from pel.lang import distributions as lang_dists
+from pel.lang import functions as lang_funcs
 
-BUILTINS = frozenset(
-    "abs min max round floor ceil clamp sqrt exp log ln pow npv irr sum avg length count cumsum lag "
-    "percentChange".split()
-)
+BUILTINS = lang_funcs.CANONICAL  # the language table's built-in functions (aliases resolved by lowering)
 TIME_UNITS = frozenset("Second Minute Hour Day Week Month Quarter Year".split())
 BINARY_OPS = frozenset("+ - * / % ^ == != < <= > >= && ||".split())
 UNARY_OPS = frozenset({"-", "!"})
