@@ -621,6 +621,21 @@ class ExprGen:
             raise unsupported("lookup needs two arrays (xs, ys)", self.program, e.loc)
         return self.hcall(em, f"rt.s_lookup({x}, {xs[0]}, {xs[1]}, {ys[0]}, {ys[1]}, err)"), "f"
 
+    def _delay(self, e: ir.Call, ctx: Ctx, em: Emitter) -> tuple[str, str]:
+        """smooth, delay1, delay3 of a model variable: its series up to the step before, Euler-stepped."""
+        from pel.lang.functions import DELAYS
+
+        self._n(e, 2)
+        name = self._series_name(e)
+        if ctx.in_func:
+            raise unsupported(f"function reads model variable {name!r}", self.program, e.loc)
+        tau = self.scalar_arg(e.args[1], ctx, em)
+        view = self.whole_series(name)
+        return self.hcall(em, f"rt.s_delay({view}, {ctx.time}, {self.lim(name, ctx)}, T, {tau}, "
+                              f"{DELAYS[e.function]}, err)"), "f"
+
+    c_smooth = c_delay1 = c_delay3 = _delay
+
     def c_percentChange(self, e, ctx, em):  # noqa: ANN001, ANN201
         self._n(e, 1)
         arg = e.args[0]

@@ -1117,6 +1117,32 @@ def s_cumsum(ser, tt, lim, T, err):
 
 
 @jit
+def s_delay(ser, tt, lim, T, tau, stages, err):
+    """A system-dynamics delay of `stages` first-order stages, delay time tau steps in all, of one path's series at
+    step tt: each stage's output o follows o[k+1] = o[k] + (input[k] - o[k]) * stages / tau (Euler steps of one
+    model step), starting in equilibrium at ser[0]. One stage is SMOOTH and DELAY1, three DELAY3."""
+    n = to_step(tt, err)
+    if not tau > 0.0:
+        setf(err, F_DOMAIN)
+        return np.nan
+    if n > T:
+        setf(err, F_INDEX)
+        return np.nan
+    if max(n - 1, 0) > lim:
+        setf(err, F_NOT_YET)
+        return np.nan
+    o = np.full(stages, ser[0])
+    rate = stages / tau
+    for k in range(n):
+        inp = ser[k]
+        for j in range(stages):
+            old = o[j]
+            o[j] = old + (inp - old) * rate
+            inp = old
+    return o[stages - 1]
+
+
+@jit
 def fill_normals(g, out):
     """Fill out (steps, paths) with standard normals from generator g, row by row (numpy's own algorithm)."""
     for t in range(out.shape[0]):

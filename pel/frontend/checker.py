@@ -1442,9 +1442,9 @@ class _Checker:
         elem = first.inner if first.kind == "Array" and first.inner else first.element()
         if fn in ("abs", "floor", "ceil", "cumsum"):
             return elem
-        if fn in ("round", "lag"):
+        if fn in ("round", "lag") or fn in lang_funcs.DELAYS:
             extra = args[1].element() if n == 2 else FRACTION
-            if not (extra.dimensionless or fn == "lag" and extra.base is None and extra.te == 1):
+            if not (extra.dimensionless or fn != "round" and extra.base is None and extra.te == 1):
                 what = "digits" if fn == "round" else "steps (a plain number or a duration)"
                 self.error("E0200", f"'{fn}' needs a number of {what}, found {type_text(extra)}", e.args[1].span)
                 return UNKNOWN

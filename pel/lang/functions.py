@@ -66,12 +66,17 @@ _FUNCS = (
     Func("nper", (NUM, NUM, NUM), (NUM, NUM), ("rate", "pmt", "pv", "fv", "when")),
     # piecewise-linear table lookup, clamped at the ends
     Func("lookup", (NUM, SERIES, SERIES), words=("x", "xs", "ys")),
+    # system dynamics: exponential smoothing and material delays (Euler steps of one model step)
+    Func("smooth", (VAR, NUM), words=("series", "time"), reads="relative"),
+    Func("delay1", (VAR, NUM), words=("series", "time"), reads="relative"),
+    Func("delay3", (VAR, NUM), words=("series", "time"), reads="relative"),
 )
 FUNCTIONS: dict[str, Func] = {f.name: f for f in _FUNCS}
 ALIASES: dict[str, str] = {a: f.name for f in _FUNCS for a in f.aliases}
 NAMES = frozenset(FUNCTIONS) | frozenset(ALIASES)  # every spelling a model may call
 CANONICAL = frozenset(FUNCTIONS)  # the names the IR holds (aliases resolved by lowering)
 FINANCE = frozenset({"pmt", "ipmt", "ppmt", "pv", "fv", "nper"})
+DELAYS = {"smooth": 1, "delay1": 1, "delay3": 3}  # stages of each system-dynamics delay
 
 
 def get(name: str) -> Func:
