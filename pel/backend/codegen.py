@@ -477,7 +477,13 @@ class Generator(ExprGen):
             d = p.distribution
             if d is not None:
                 col = self.slot(("zcol", p.name))
-                if d.distribution_type == "Mixture":
+                if d.distribution_type == "Discrete":
+                    args = self.discrete_args(d)
+                    with em.block("if det:"):
+                        em.line(f"{local} = {self.hcall(em, f'rt.disc_central({args}, err)')}")
+                    with em.block("else:"):
+                        em.line(f"{local} = {self.hcall(em, f'rt.disc_from_z({args}, zmat[{col}, i], err)')}")
+                elif d.distribution_type == "Mixture":
                     args = self.mixture_args(d, ctx, em)
                     with em.block("if det:"):
                         em.line(f"{local} = {self.hcall(em, f'rt.mix_central({args}, err)')}")

@@ -345,6 +345,15 @@ class ExprGen:
             args.append("0.0")
         return code, args
 
+    def discrete_args(self, d: ir.Distribution) -> str:
+        """`(v0, v1, …,), (w0, w1, …,)`: a Discrete distribution's values and weights as tuple constants."""
+        values = d.param("values")
+        if not isinstance(values, ir.ArrayLiteral) or len(values.elements) != len(d.weights) or not d.weights:
+            raise unsupported("Discrete without matching values and weights", self.program, d.loc)
+        xs = "(" + ", ".join(num(const_value(x, self.program)) for x in values.elements) + ",)"
+        ws = "(" + ", ".join(num(w) for w in d.weights) + ",)"
+        return f"{xs}, {ws}"
+
     def mixture_args(self, d: ir.Distribution, ctx: Ctx, em: Emitter) -> str:
         if not d.components or len(d.components) != len(d.weights):
             raise unsupported("Mixture without matching components and weights", self.program, d.loc)
@@ -361,6 +370,14 @@ class ExprGen:
         if ctx.in_func:
             raise unsupported("a distribution inside a function", self.program, e.loc)
         z = self.z_score(ctx.owner)
+        if e.distribution_type == "Discrete":
+            args = self.discrete_args(e)
+            res = self.temp()
+            with em.block("if det:"):
+                em.line(f"{res} = {self.hcall(em, f'rt.disc_central({args}, err)')}")
+            with em.block("else:"):
+                em.line(f"{res} = {self.hcall(em, f'rt.disc_from_z({args}, {z}, err)')}")
+            return res, "f"
         if e.distribution_type == "Mixture":
             args = self.mixture_args(e, ctx, em)
             res = self.temp()

@@ -1038,6 +1038,37 @@ def cdf(code, a, b, c, x):
 
 
 @jit
+def disc_central(values, weights, err):
+    """The expected value of a discrete distribution over `values` (increasing) with `weights` (summing to 1)."""
+    acc = 0.0
+    for k in range(len(values)):
+        acc += weights[k] * values[k]
+    return acc
+
+
+@jit
+def disc_from_z(values, weights, z, err):
+    """The quantile at Phi(z) of a discrete distribution: the smallest value whose cumulative weight reaches it
+    (from the top for z > 0, so that the upper tail keeps its precision)."""
+    n = len(values)
+    if z <= 0.0:
+        u = ncdf(z)
+        acc = 0.0
+        for k in range(n):
+            acc += weights[k]
+            if u <= acc:
+                return values[k]
+        return values[n - 1]
+    tail = ncdf(-z)  # P(X > x) must fall to tail or below
+    acc = 0.0
+    for k in range(n - 1, 0, -1):
+        acc += weights[k]
+        if acc > tail:
+            return values[k]
+    return values[0]
+
+
+@jit
 def mix_central(codes, pa, pb, pc, w, err):
     acc = 0.0
     for k in range(len(codes)):

@@ -1567,6 +1567,8 @@ class _Checker:
             return DistInfo(name, [], UNKNOWN, node=e)
         if name == "Mixture":
             return self._mixture(e, bound, env, expected)
+        if name == "Discrete":
+            return self._discrete(e, bound, env)
         types = {c: self.expr(v, env) for c, v in bound.items()}
         info = DistInfo(name, [(c, bound[c]) for c, _ in spec], UNKNOWN, node=e)
         wrong = [(c, t) for c, t in types.items() if not t.unknown and t.element().kind != "num"]
@@ -1625,6 +1627,50 @@ class _Checker:
                        e: ast.Expr) -> None:
         for msg in lang_dists.problems(info.dist, v):
             self.error("E0431", f"invalid {info.dist} parameter: {msg}", e.span)
+
+    def _discrete(self, e: ast.Expr, bound: dict[str, ast.Expr], env: Env) -> DistInfo:
+        """Discrete(values = [...], weights = [...]): listed values of one dimension, non-negative literal weights
+        (normalized to sum to 1), as many as the values."""
+        values_e, weights_e = bound["values"], bound["weights"]
+        info = DistInfo("Discrete", [("values", values_e)], UNKNOWN, node=e)
+        if not isinstance(values_e, ast.ArrayLit) or not values_e.elements:
+            self.error("E0431", "Discrete values must be a list of numbers", values_e.span)
+            return info
+        if not isinstance(weights_e, ast.ArrayLit):
+            self.error("E0431", "Discrete weights must be a list of numbers", weights_e.span)
+            return info
+        t = UNKNOWN
+        for v in values_e.elements:
+            vt = self.expr(v, env).element()
+            if literal_value(v, self.step) is None or vt.kind != "num":
+                self.error("E0431", "Discrete values must be literal numbers", v.span)
+                return info
+            if _is_zero(v):  # a literal 0 takes the others' unit
+                continue
+            if t.unknown:
+                t = vt
+            elif additive("+", t, vt, self.step).code:
+                self.error("E0431", f"Discrete values must share a unit: {type_text(t)} and {type_text(vt)}", v.span)
+                return info
+        for w in weights_e.elements:
+            self.expr(w, env)
+            val = literal_value(w)
+            if val is None or not val >= 0 or not math.isfinite(val):
+                self.error("E0431", "Discrete weights must be non-negative literal numbers", w.span)
+                return info
+            info.weights.append(val)
+        if len(info.weights) != len(values_e.elements):
+            self.error("E0431", f"Discrete has {len(values_e.elements)} values but {len(info.weights)} weights",
+                       weights_e.span)
+            return info
+        total = math.fsum(info.weights)
+        if not total > 0:
+            self.error("E0431", "Discrete weights must not all be 0", weights_e.span)
+            return info
+        info.weights = [w / total for w in info.weights]
+        info.type = t if not t.unknown else FRACTION
+        self.out.types[id(values_e)] = array(t)
+        return info
 
     def _mixture(self, e: ast.Expr, bound: dict[str, ast.Expr], env: Env, expected: PelType | None) -> DistInfo:
         comps_e, weights_e = bound["components"], bound["weights"]

@@ -167,6 +167,17 @@ class _Lowerer:
         if info.dist == "Mixture":
             comps = tuple(self.distribution(c, ctx, factor, site=-1) for c in info.components)
             return ir.Distribution("Mixture", (), True, comps, tuple(info.weights), site, loc)
+        if info.dist == "Discrete":  # sorted by value, so that the quantile function is monotone
+            lit = self.expr(info.params[0][1], ctx)
+            assert isinstance(lit, ir.ArrayLiteral)
+            merged: dict[float, float] = {}  # a value listed twice has the sum of its weights
+            for x, w in zip(lit.elements, info.weights, strict=True):
+                v = float(_fold(self.scale(x, factor)).value)  # type: ignore[attr-defined]
+                merged[v] = merged.get(v, 0.0) + w
+            pairs = sorted(merged.items())
+            values = ir.ArrayLiteral(tuple(ir.Literal(v) for v, _ in pairs), lit.loc)
+            return ir.Distribution("Discrete", (("values", values),), True, (), tuple(w for _, w in pairs), site,
+                                   loc)
         params = [(n, self.expr(v, ctx)) for n, v in info.params]
         log_space = info.log_space if info.dist == "LogNormal" else True
         if factor != 1.0:
@@ -194,6 +205,9 @@ class _Lowerer:
             if any(v is None for v in vals):
                 return None
             return float(sum(w * v for w, v in zip(d.weights, vals, strict=True)))
+        if d.distribution_type == "Discrete":  # the expected value
+            values = d.param("values")
+            return float(math.fsum(w * float(x.value) for x, w in zip(values.elements, d.weights, strict=True)))
         p = {}
         for name, value in d.parameters:
             if not isinstance(value, ir.Literal) or not _is_number(value.value):

@@ -39,9 +39,11 @@ METHODS = frozenset(
 )
 FRESHNESS = re.compile(r"^P(?=\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?$")
 HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
-# canonical parameter names of each distribution, in order (see ir.Distribution): the language table's
+# canonical parameter names of each distribution, in order (see ir.Distribution): the language table's (a Mixture's
+# components and weights, a Discrete's weights, are fields of their own)
 DIST_PARAMS: dict[str, tuple[str, ...]] = {
-    name: () if name == "Mixture" else d.names for name, d in lang_dists.DISTRIBUTIONS.items()
+    name: () if name == "Mixture" else ("values",) if name == "Discrete" else d.names
+    for name, d in lang_dists.DISTRIBUTIONS.items()
 }
 PSD_TOLERANCE = -1e-8
 _FAR_PAST = -(10**9)
@@ -749,6 +751,22 @@ class _Validator:
             self.err("V007", f"{path}.parameters", f"{d.distribution_type}: {problem}", d.loc)
         if d.distribution_type == "Mixture":
             self.mixture(d, ctx, path)
+        if d.distribution_type == "Discrete":
+            self.discrete(d, path)
+
+    def discrete(self, d: ir.Distribution, path: str) -> None:
+        values = d.param("values")
+        if not isinstance(values, ir.ArrayLiteral) or not values.elements or not all(
+                isinstance(x, ir.Literal) and _const(x) is not None for x in values.elements):
+            self.err("V007", f"{path}.parameters", "Discrete values must be a non-empty list of numbers", d.loc)
+            return
+        xs = [_const(x) for x in values.elements]
+        if any(b <= a for a, b in zip(xs, xs[1:], strict=False)):  # type: ignore[operator]
+            self.err("V007", f"{path}.parameters", "Discrete values must be distinct and in increasing order", d.loc)
+        if len(d.weights) != len(xs) or any(not (w >= 0) for w in d.weights) or \
+                abs(math.fsum(d.weights) - 1.0) > 1e-6:
+            self.err("V007", f"{path}.weights", f"Discrete weights must be >= 0, one per value and sum to 1, got "
+                                                 f"{list(d.weights)}", d.loc)
 
     def mixture(self, d: ir.Distribution, ctx: _Ctx, path: str) -> None:
         if not d.components:

@@ -119,3 +119,43 @@ def test_reproducible_per_parameter_streams(model: pel.Model) -> None:
     again = more.run("monte_carlo", runs=5000, seed=3)
     base = model.run("monte_carlo", runs=5000, seed=3)
     assert np.array_equal(again["o_claim"].p50, base["o_claim"].p50)
+
+
+DISCRETE = f"""model Deals {{
+  param deal: Currency<USD> ~ Discrete(values = [$50_000, $0, $120_000, $50_000], weights = [3, 5, 1, 1]) {PROV}
+  var pipeline: TimeSeries<Currency<USD>>
+  pipeline[t] = deal + ~Discrete(values = [0, $10], weights = [0.5, 0.5])
+  output pipeline, o_deal = deal
+  simulate for 1mo
+}}
+"""
+
+
+def test_discrete_over_listed_values() -> None:
+    m = pel.compile_string(DISCRETE)
+    d = next(p for p in m.program.model.params if p.name == "deal").distribution
+    assert [x.value for x in d.param("values").elements] == [0.0, 50_000.0, 120_000.0]  # sorted, merged
+    assert d.weights == pytest.approx((0.5, 0.4, 0.1))
+    assert m.run()["o_deal"].value[0] == pytest.approx(32_000.0)  # the expected value
+    ref = stats.rv_discrete(values=([0, 50_000, 120_000], [0.5, 0.4, 0.1]))
+    mc = m.run("monte_carlo", runs=RUNS, seed=5)
+    v = mc["o_deal"]
+    assert abs(v.mean[0] - ref.mean()) < 5 * ref.std() / math.sqrt(RUNS)
+    assert [float(getattr(v, f"p{q}")[0]) for q in (10, 25, 75, 95)] == [ref.ppf(q / 100) for q in (10, 25, 75, 95)]
+    assert mc["pipeline"].mean[0] == pytest.approx(v.mean[0] + 5.0, abs=0.2)
+    for bad, words in [("values = [$1, 2%], weights = [1, 1]", "share a unit"),
+                       ("values = [$1, $2], weights = [1]", "2 values but 1 weights"),
+                       ("values = [$1, $2], weights = [-1, 2]", "non-negative"),
+                       ("values = [$1, $2], weights = [0, 0]", "not all be 0"),
+                       ("values = $1, weights = [1]", "list of numbers")]:
+        with pytest.raises(CompileError) as exc:
+            pel.compile_string(DISCRETE.replace("values = [$50_000, $0, $120_000, $50_000], weights = [3, 5, 1, 1]",
+                                                bad))
+        assert exc.value.diagnostics[0].code == "E0431" and words in exc.value.diagnostics[0].message
+
+
+def test_discrete_survives_the_ir(tmp_path) -> None:
+    m = pel.compile_string(DISCRETE)
+    path = m.save(tmp_path / "d.ir.json")
+    again = pel.load(path)
+    assert again.run("monte_carlo", runs=2000, seed=1).to_json() == m.run("monte_carlo", runs=2000, seed=1).to_json()
