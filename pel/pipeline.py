@@ -46,7 +46,7 @@ def compile_source(source: str, file: str = "<string>", *, strict: bool = False)
 
 
 def _compile(source: str, file: str, strict: bool) -> Compilation:
-    from pel.frontend import checker, lower, parser, provenance, timecheck
+    from pel.frontend import checker, imports, lower, parser, provenance, timecheck
     from pel.ir import hashing, validate
 
     timings: dict[str, float] = {}
@@ -55,9 +55,11 @@ def _compile(source: str, file: str, strict: bool) -> Compilation:
     model = parser.parse(source, file)
     timings["parse"] = time.perf_counter() - start
 
-    # ast.Model -> CheckedModel   (names, types and units, provenance, time causality; all errors collected)
+    # ast.Model -> ast.Model   (imported functions copied in under dotted names) -> CheckedModel
+    # (names, types and units, provenance, time causality; all errors collected)
     start = time.perf_counter()
     bag = DiagnosticBag()
+    model = imports.resolve(model, file, bag)
     checked = checker.check(model, bag, strict=strict)
     prov = provenance.collect(model, bag, strict=strict)
     times = timecheck.analyze(model, bag, checked.horizon)

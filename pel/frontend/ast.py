@@ -529,11 +529,13 @@ class EnumDecl(Item):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class ImportDecl(Node):
-    """`import stdlib.unit_econ as econ` / `import x from y` — kept in the IR; resolving is later work."""
+    """`import stdlib.unit_econ as econ`, `import "lib/helpers.pel" as h`, `from stdlib.x import f` (resolved
+    by pel.frontend.imports, kept in the IR as a record)."""
 
-    module: str
+    module: str  # dotted module name, or the path as written when is_file
     alias: str | None = None
     names: tuple[str, ...] = ()
+    is_file: bool = False  # `import "path.pel"`: module is a file path
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from pel.diagnostics import CompileError, DiagnosticBag, Span
 from pel.frontend import ast
+from pel.frontend.imports import stdlib_functions
 from pel.frontend.types import (
     BOOLEAN,
     FRACTION,
@@ -57,23 +58,8 @@ TIME_NAMES = ("t",)
 HORIZON_NAMES = ("t_max", "time_horizon")
 DEFAULT_HORIZON = 12
 
-STDLIB = {
-    "unit_econ": "ltv_simple ltv_with_discount ltv payback_period ltv_to_cac_ratio customer_lifetime "
-                 "magic_number burn_multiple rule_of_40 cac arpu nrr gross_margin_ltv",
-    "retention": "cohort_retention net_dollar_retention gross_dollar_retention ndr gdr retention_curve "
-                 "survival_curve",
-    "cashflow": "runway_months free_cash_flow fcf accounts_receivable accounts_payable burn_rate "
-                "cash_conversion_cycle working_capital",
-    "capacity": "calculate_utilization capacity_gap required_capacity effective_capacity "
-                "utilization_variability team_capacity peak_utilization overutilization_penalty "
-                "capacity_lead_time capacity_increment capacity_cost average_utilization server_capacity "
-                "allocate_capacity",
-    "hiring": "hiring_funnel ramp_curve effective_headcount attrition_replacement onboarding_cost cost_per_hire "
-              "hiring_plan total_talent_cost required_headcount recruiting_cost hiring_lag_impact hire_roi "
-              "growth_hiring team_productivity",
-    "funnel": "conversion_funnel funnel_conversion lead_velocity pipeline_coverage",
-}
-STDLIB_MODULE = {name: mod for mod, names in STDLIB.items() for name in names.split()}
+# shipped standard-library function -> its module (pel/stdlib/*.pel, resolved by pel.frontend.imports)
+STDLIB_MODULE = stdlib_functions()
 
 # The built-in functions: the language table's (pel.lang.functions)
 BUILTINS = lang_funcs.NAMES
@@ -1332,10 +1318,11 @@ class _Checker:
             for a in e.args:
                 self.expr(a, env)
             base = e.func.base
-            mod = self.imports.get(base.id) if isinstance(base, ast.Name) else None
-            where = f"module '{mod}'" if mod else "this model"
-            self.error("E0600", f"undefined function '{_dotted(e.func)}' ({where} provides no functions)",
-                       e.func.span, "PEL 0.1 ships no standard library; define a `func` in the model")
+            if isinstance(base, ast.Name) and base.id in self.imports:
+                return UNKNOWN  # an import alias: the import resolver reported the unknown name
+            self.error("E0600", f"undefined function '{_dotted(e.func)}'", e.func.span,
+                       "call a function of an imported module: `import stdlib.unit_econ as econ` "
+                       "then `econ.ltv_simple(...)`")
             return UNKNOWN
         if not isinstance(e.func, ast.Name):
             self.error("E0100", "only named functions can be called", e.func.span)
@@ -1350,10 +1337,8 @@ class _Checker:
             if e.kwargs:
                 self.error("E0100", f"built-in '{fname}' takes positional arguments only", e.kwargs[0].span)
             return self.builtin(e, fname, args, env)
-        if fname in STDLIB_MODULE and fname in self.imports:
-            self.error("E0600", f"undefined function '{fname}' (module '{self.imports[fname]}' is not shipped)",
-                       e.func.span, "PEL 0.1 ships no standard library; define a `func` in the model")
-            return UNKNOWN
+        if any(fname in imp.names for imp in self.model.imports):
+            return UNKNOWN  # `from m import f` of a name m lacks: the import resolver reported it
         code = env.undefined_code if env.undefined_code != "E0503" else "E0600"
         self.error(code, f"undefined function '{fname}'", e.func.span, self.did_you_mean(fname, ("func",)) or (
             "built-ins: " + ", ".join(sorted(BUILTINS - {"len"}))))

@@ -90,6 +90,11 @@ def p_import_plain(p):
     p[0] = ast.ImportDecl(b.span(p, 1, 3), p[2].value, p[3])
 
 
+def p_import_file(p):
+    """import_decl : IMPORT STRING opt_alias"""
+    p[0] = ast.ImportDecl(b.span(p, 1, 3), p[2], p[3], is_file=True)
+
+
 def p_import_from_suffix(p):
     """import_decl : IMPORT dotted FROM dotted"""
     p[0] = ast.ImportDecl(b.span(p, 1, 4), p[4].value, None, (p[2].value,))

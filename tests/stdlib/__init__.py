@@ -1,0 +1,1 @@
+"""Tests of the shipped standard library and of import resolution."""
