@@ -723,6 +723,10 @@ class _Checker:
         local = {}
         for fp in f.params:
             local[fp.name] = self.resolve(fp.type) if fp.type is not None else UNKNOWN
+            if local[fp.name].kind in ("Array", "String"):  # the runtime passes numbers to functions
+                self.error("E0100", f"function '{f.name}': parameter '{fp.name}' is {type_text(local[fp.name])}; "
+                           "functions take numbers", fp.type.span if fp.type is not None else f.span,
+                           "pass the numbers one by one, or compute the aggregate (`sum(xs)`) before the call")
         ret = self.resolve(f.returns) if f.returns is not None else None
         self.out.func_types.setdefault(f.name, (list(local.values()), ret or UNKNOWN))
         env = Env(locals=local, returns=[], expected_return=ret)

@@ -63,6 +63,7 @@ ERRORS = [
     ("  var x = length([\"a\"])", "E0100", '["a"]'),
     ("  var x = abs(\"a\")", "E0100", '"a"'),
     ("  var x = abs(true)", "E0100", "true"),
+    ("  func total(xs: [Fraction]) -> Fraction { return sum(xs) }", "E0100", "[Fraction]"),
     ("  var x = round(\"a\")", "E0100", '"a"'),
     ("  var x = sqrt(\"a\")", "E0100", '"a"'),
     ("  var x = min(\"a\")", "E0100", '"a"'),
