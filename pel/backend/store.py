@@ -29,7 +29,7 @@ from typing import Any
 from numba.core import caching as nbcache
 
 from pel.cachedir import cache_dir, make_private
-from pel.fileio import write_atomic
+from pel.fileio import flocked, write_atomic
 
 log = logging.getLogger("pel.cache")
 SEAL_SUFFIX = ".seal.json"
@@ -135,18 +135,12 @@ class Store:
     def _locked(self) -> Iterator[None]:
         """Excludes other processes from the store's entries while a file and its seal change or are read
         together (POSIX advisory lock; elsewhere none)."""
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: a race may at worst make an entry look damaged, and rebuilt
-            yield
-            return
-        folder = self.numba_dir()
+        folder = self.numba_dir()  # without locks (not POSIX) a race at worst makes an entry look damaged: rebuilt
         folder.mkdir(mode=0o700, exist_ok=True)
         fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            with contextlib.suppress(OSError):  # a file system without locks (some network ones): unlocked
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
+            with flocked(fd):
+                yield
         finally:
             os.close(fd)
 

@@ -85,7 +85,9 @@ class _Resolver:
         rewrite = _Rewriter(self, names, aliases, prefixes)
         for f in model.of(ast.FuncDecl):
             if prefix:
-                self.out[names[f.name]] = rewrite.node(dataclasses.replace(f, name=names[f.name]))
+                copied = dataclasses.replace(f, name=names[f.name])
+                rewrite.rename_calls(copied)  # the module's tree was parsed for this load alone
+                self.out[names[f.name]] = copied
         self.rewriter = rewrite
         return names
 
@@ -171,26 +173,15 @@ class _Rewriter:
         self.modules = modules
         self.defined: set[str] = set()  # model-level names that shadow shipped stdlib functions
 
-    def node(self, n: ast.Node) -> ast.Node:
-        if isinstance(n, ast.Call):
-            n = self.call(n)
-        changes = {}
-        for f in dataclasses.fields(n):
-            if f.name == "span":
-                continue
-            value = getattr(n, f.name)
-            new = self.value(value)
-            if new is not value:
-                changes[f.name] = new
-        return dataclasses.replace(n, **changes) if changes else n
-
-    def value(self, v: object) -> object:
-        if isinstance(v, ast.Node):
-            return self.node(v)
-        if isinstance(v, tuple) and any(isinstance(x, ast.Node | tuple) for x in v):
-            new = tuple(self.value(x) for x in v)
-            return v if all(a is b for a, b in zip(new, v, strict=True)) else new
-        return v
+    def rename_calls(self, root: ast.Node) -> None:
+        """Rename, in place, every call under `root` to an imported or stdlib function. The tree is the one the
+        parser has just built for this compile, so nothing else holds it; the walk is iterative (`Node.walk`):
+        a chain of ten thousand operators is that deep, and this pass must not recurse along it."""
+        for n in root.walk():
+            if isinstance(n, ast.Call):
+                new = self.call(n)
+                if new is not n:
+                    object.__setattr__(n, "func", new.func)
 
     def call(self, e: ast.Call) -> ast.Call:
         f = e.func
@@ -217,8 +208,8 @@ def resolve(model: ast.Model, file: str, bag: DiagnosticBag) -> ast.Model:
     r.loading.append(str(Path(file).resolve()) if not file.startswith("<") else file)
     r.namespace(model, base_dir, "")
     r.rewriter.defined = {i.name for i in model.items if hasattr(i, "name")} | set(BUILTINS)
-    own = model.items
-    items = tuple(r.rewriter.node(i) for i in own)
+    for item in model.items:
+        r.rewriter.rename_calls(item)
     if not r.out:
-        return model if all(a is b for a, b in zip(items, own, strict=True)) else dataclasses.replace(model, items=items)
-    return dataclasses.replace(model, items=(*r.out.values(), *items))
+        return model
+    return dataclasses.replace(model, items=(*r.out.values(), *model.items))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from pel.diagnostics import simple
+from pel.fileio import flocked, write_temp
 from pel.release.common import ReleaseError
 from pel.release.versions import Version, parse
 
@@ -44,13 +44,8 @@ def write_new(path: Path, data: bytes, mode: int = 0o644) -> bool:
     The data goes to a temporary file in the same folder, which is then hard-linked to its name: the link fails
     when the name exists, even when another process creates it at the same moment, and a reader never sees a
     partial file. Where the file system has no hard links, an exclusive create (O_EXCL) keeps the first rule."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = write_temp(path, data, mode)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -85,15 +80,9 @@ def locked(folder: Path) -> Iterator[None]:
     """Excludes other `pel release` runs on the same folder while one checks, writes and records a release (a POSIX
     advisory lock on the folder itself, so no lock file is left among the releases; elsewhere none: the exclusive
     write still refuses a second file of the same version)."""
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
     fd = os.open(folder, os.O_RDONLY)
     try:
-        with contextlib.suppress(OSError):  # a file system without locks (some network ones): unlocked
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        with flocked(fd):
+            yield
     finally:
         os.close(fd)

@@ -3,53 +3,24 @@ release. The bash block is taken from the document verbatim; only the port is ch
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
-import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
+from tests.docblocks import bash_block, run_block
 
 pytest.importorskip("fastapi")
-
-
-def _block(text: str) -> str:
-    section = text[text.index("### The monthly loop"):]
-    m = re.search(r"```bash\n(.*?)```", section, re.S)
-    assert m is not None, "no bash block in the monthly loop section"
-    return m.group(1)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow
 def test_the_monthly_loop_runs_as_written(tmp_path: Path) -> None:
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed: the documented loop uses it")
-    block = _block((REPO / "docs" / "monitoring.md").read_text(encoding="utf-8"))
-    port = _free_port()
-    script = block.replace("127.0.0.1:8000", f"127.0.0.1:{port}").replace("pel serve ", f"pel serve --port {port} ")
     shutil.copytree(REPO / "examples", tmp_path / "examples")
-    shims = tmp_path / "bin"
-    shims.mkdir()
-    for name, target in (("pel", f'"{sys.executable}" -m pel.cli "$@"'), ("python", f'"{sys.executable}" "$@"')):
-        path = shims / name
-        path.write_text(f"#!/bin/sh\nexec {target}\n")
-        path.chmod(path.stat().st_mode | stat.S_IEXEC)
-    env = {**os.environ, "PATH": f"{shims}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONPATH": str(REPO)}
-    env.pop("PEL_STATE", None)
-    wrapped = "set -eu\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n" + script
-    proc = subprocess.run(["bash", "-c", wrapped], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    proc = run_block(bash_block("monitoring.md", "### The monthly loop"), tmp_path)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert "Traceback" not in out and "E9999" not in out
