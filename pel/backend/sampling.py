@@ -11,6 +11,7 @@ from numpy.random.bit_generator import ISeedSequence
 
 from pel.diagnostics import RunError, simple
 from pel.ir import nodes as ir
+from pel.lang.provenance import PSD_TOLERANCE
 
 BLOCK_SIZE = 4096  # part of the definition of the random streams: never depends on threads
 STREAM_PARAM = 1
@@ -79,7 +80,7 @@ def copula(model: ir.Model, dist_columns: tuple[str, ...], notes: list[str]) -> 
     mat = np.eye(len(cols))
     for (a, b), rho in pairs.items():
         mat[pos[a], pos[b]] = mat[pos[b], pos[a]] = rho
-    if np.linalg.eigvalsh(mat).min() < -1e-8:
+    if np.linalg.eigvalsh(mat).min() < PSD_TOLERANCE:
         names = ", ".join(dist_columns[c] for c in cols)
         raise RunError(simple("E0430", f"correlation matrix of {names} is not positive semi-definite",
                               hint="lower the coefficients so that they are mutually consistent"))

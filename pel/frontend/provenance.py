@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,17 +19,19 @@ import numpy as np
 from pel.diagnostics import DiagnosticBag, Span
 from pel.frontend import ast
 from pel.ir import nodes as ir
+from pel.lang.provenance import (  # the vocabulary is the language table's
+    CORRELATION_KEYS,
+    FRESHNESS,
+    KNOWN_KEYS,
+    METHODS,
+    PSD_TOLERANCE,
+    REQUIRED,
+    TOLERATED_METHODS,
+)
 from pel.limits import MAX_CORRELATED
 
-METHODS = ("observed", "fitted", "derived", "expert_estimate", "external_research", "assumption")
-TOLERATED_METHODS = ("benchmark", "interpolated", "calibration")
-REQUIRED = ("source", "method", "confidence")
-CORRELATION_KEYS = ("correlated_with", "correlation")
-KNOWN_KEYS = frozenset({*REQUIRED, "freshness", "owner", "notes", *CORRELATION_KEYS})
-FRESHNESS = re.compile(r"^P(?=\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?$")
 RECORD_NAME_KEYS = ("param", "variable", "name")
 RECORD_RHO_KEYS = ("coefficient", "rho", "ρ", "correlation", "value")
-PSD_TOLERANCE = -1e-8
 
 BLOCK_HINT = (
     '{ source: "where the value comes from", method: "observed", confidence: 0.8 }  '

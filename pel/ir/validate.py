@@ -23,6 +23,7 @@ from pel.ir.affine import Affine, combine
 from pel.ir.hashing import assumption_hash, model_hash
 from pel.lang import distributions as lang_dists
 from pel.lang import functions as lang_funcs
+from pel.lang import provenance as lang_prov
 
 BUILTINS = lang_funcs.CANONICAL  # the language table's built-in functions (aliases resolved by lowering)
 TIME_UNITS = frozenset("Second Minute Hour Day Week Month Quarter Year".split())
@@ -34,10 +35,8 @@ SEVERITIES = frozenset({"fatal", "warning"})
 SCOPE_TYPES = frozenset({"all", "range", "specific", "cond"})
 TRIGGER_TYPES = frozenset({"time", "threshold", "event", "composite"})
 ACTION_TYPES = frozenset({"assign", "multiply", "add"})
-METHODS = frozenset(
-    "observed fitted derived expert_estimate external_research assumption benchmark interpolated calibration".split()
-)
-FRESHNESS = re.compile(r"^P(?=\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?$")
+METHODS = lang_prov.ACCEPTED_METHODS
+FRESHNESS = lang_prov.FRESHNESS
 HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 # canonical parameter names of each distribution, in order (see ir.Distribution): the language table's (a Mixture's
 # components and weights, a Discrete's weights, are fields of their own)
@@ -45,7 +44,7 @@ DIST_PARAMS: dict[str, tuple[str, ...]] = {
     name: () if name == "Mixture" else ("values",) if name == "Discrete" else d.names
     for name, d in lang_dists.DISTRIBUTIONS.items()
 }
-PSD_TOLERANCE = -1e-8
+PSD_TOLERANCE = lang_prov.PSD_TOLERANCE
 _FAR_PAST = -(10**9)
 
 Mode = Lit["rule", "step", "free", "param"]

@@ -1,1 +1,2 @@
-"""The language's tables, read by every stage: distributions (`pel.lang.distributions`)."""
+"""The language's tables, read by every stage: distributions (`pel.lang.distributions`), built-in functions
+(`pel.lang.functions`) and the provenance vocabulary (`pel.lang.provenance`)."""
