@@ -7,14 +7,14 @@ import math
 
 from pel.diagnostics import PelError, RunError, simple
 from pel.ir import nodes as ir
+from pel.lang.units import CURRENCY_SYMBOLS, LITERAL_UNITS
 
 # Length of each time unit in days, with a month of `days_per_month` days (LANGUAGE.md §1.3: calendar units are
 # exact multiples of the month, clock units of the second; the two families meet at days_per_month).
 _CLOCK_DAYS = {"Second": 1 / 86400, "Minute": 1 / 1440, "Hour": 1 / 24, "Day": 1.0, "Week": 7.0}
 _CALENDAR_MONTHS = {"Month": 1.0, "Quarter": 3.0, "Year": 12.0}
-_LITERAL_UNITS = {"s": "Second", "min": "Minute", "h": "Hour", "d": "Day", "w": "Week", "mo": "Month",
-                  "q": "Quarter", "y": "Year"}
-_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP"}
+_LITERAL_UNITS = LITERAL_UNITS
+_SYMBOLS = CURRENCY_SYMBOLS
 
 
 def unit_days(unit: str, days_per_month: float) -> float:

@@ -48,12 +48,13 @@ from pel.frontend.types import (
 )
 from pel.lang import distributions as lang_dists
 from pel.lang import functions as lang_funcs
+from pel.lang import units as lang_units
 from pel.limits import MAX_RUNS, MAX_STEPS, SEED_LIMIT
 from pel.resultkeys import RESULT_KEYS
 
 __all__ = ["CheckedModel", "DistInfo", "Symbol", "check", "type_text"]
 
-CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP"}
+CURRENCY_SYMBOLS = lang_units.CURRENCY_SYMBOLS
 TIME_NAMES = ("t",)
 HORIZON_NAMES = ("t_max", "time_horizon")
 DEFAULT_HORIZON = 12

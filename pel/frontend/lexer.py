@@ -8,6 +8,7 @@ import re
 from operator import itemgetter
 
 from pel.diagnostics import CompileError, Diagnostic, Span
+from pel.lang.units import LITERAL_SYMBOLS, SUFFIX_SPELLINGS
 
 # ---------------------------------------------------------------------------------------------
 # Token kinds
@@ -52,11 +53,8 @@ tokens = tuple(
     )
 )
 
-DURATION_UNITS: dict[str, str] = {
-    "s": "s", "sec": "s", "m": "min", "min": "min", "h": "h", "hr": "h", "d": "d", "day": "d",
-    "days": "d", "w": "w", "wk": "w", "mo": "mo", "q": "q", "y": "y", "yr": "y",
-}
-CURRENCY_SYMBOLS = "$€£¥"
+DURATION_UNITS: dict[str, str] = SUFFIX_SPELLINGS  # the language table's (pel.lang.units)
+CURRENCY_SYMBOLS = LITERAL_SYMBOLS
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'", "r": "\r", "0": "\0"}
 _UNICODE_ESCAPE = re.compile(r"u\{([0-9A-Fa-f]{1,6})\}")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: no character of its own, not UTF-8 text

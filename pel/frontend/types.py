@@ -18,22 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-TIME_UNITS = ("Second", "Minute", "Hour", "Day", "Week", "Month", "Quarter", "Year")
-
-# duration-literal unit -> time unit name
-LIT_UNITS = {
-    "s": "Second", "min": "Minute", "h": "Hour", "d": "Day", "w": "Week",
-    "mo": "Month", "q": "Quarter", "y": "Year",
-}
-
-# accepted spellings of time units after `per` or inside Duration<...>
-UNIT_SPELLINGS = {
-    **{u: u for u in TIME_UNITS},
-    **{u.lower(): u for u in TIME_UNITS},
-    "Sec": "Second", "Min": "Minute", "Hr": "Hour", "Wk": "Week", "Mo": "Month", "Yr": "Year",
-    "Months": "Month", "Years": "Year", "Days": "Day", "Weeks": "Week", "Quarters": "Quarter",
-    "Hours": "Hour", "Minutes": "Minute", "Seconds": "Second",
-}
+from pel.lang.units import LITERAL_UNITS as LIT_UNITS  # noqa: F401 - the table's, re-exported for the checker
+from pel.lang.units import TIME_UNITS, UNIT_SPELLINGS  # noqa: F401 - the table's, re-exported for the checker
 
 DAYS_PER_MONTH = 30.0
 

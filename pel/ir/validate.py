@@ -24,9 +24,10 @@ from pel.ir.hashing import assumption_hash, model_hash
 from pel.lang import distributions as lang_dists
 from pel.lang import functions as lang_funcs
 from pel.lang import provenance as lang_prov
+from pel.lang import units as lang_units
 
 BUILTINS = lang_funcs.CANONICAL  # the language table's built-in functions (aliases resolved by lowering)
-TIME_UNITS = frozenset("Second Minute Hour Day Week Month Quarter Year".split())
+TIME_UNITS = frozenset(lang_units.TIME_UNITS)
 BINARY_OPS = frozenset("+ - * / % ^ == != < <= > >= && ||".split())
 UNARY_OPS = frozenset({"-", "!"})
 AGGREGATIONS = frozenset({"sum", "avg", "min", "max", "count"})

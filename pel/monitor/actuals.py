@@ -13,16 +13,16 @@ from pathlib import Path
 
 from pel.diagnostics import Diagnostic, PelError, Span, simple
 from pel.ir import nodes as ir
+from pel.lang.units import CURRENCY_SYMBOLS, LITERAL_UNITS
 from pel.overrides import steps_per
 
 MAX_ERRORS = 20  # a file wrong on every line reports this many, then how many more
 
 # The duration literal units of the language (LANGUAGE.md §1.3), and the unit names a CSV may spell out.
-_DURATION_UNITS = {"s": "Second", "min": "Minute", "h": "Hour", "d": "Day", "w": "Week", "mo": "Month",
-                   "q": "Quarter", "y": "Year"}
+_DURATION_UNITS = LITERAL_UNITS
 _TIME_UNITS = frozenset(_DURATION_UNITS.values())
 _UNIT_NAMES = {**_DURATION_UNITS, **{u.lower(): u for u in _TIME_UNITS}, **{u.lower() + "s": u for u in _TIME_UNITS}}
-_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP"}
+_SYMBOLS = CURRENCY_SYMBOLS
 _CALENDAR_MONTHS = {"Month": 1, "Quarter": 3, "Year": 12}
 _CLOCK_DAYS = {"Day": 1, "Week": 7}
 

@@ -21,13 +21,13 @@ import numpy as np
 from pel.diagnostics import PelError, Span, simple
 from pel.frontend import ast
 from pel.ir import nodes as ir
+from pel.lang.units import LITERAL_UNITS, SYMBOL_OF_CURRENCY, UNIT_LITERALS
 from pel.overrides import steps_per, to_steps
 
 BOM = b"\xef\xbb\xbf"
-_LITERAL = {"Second": "s", "Minute": "min", "Hour": "h", "Day": "d", "Week": "w", "Month": "mo", "Quarter": "q",
-            "Year": "y"}
-_FROM_LITERAL = {v: k for k, v in _LITERAL.items()}
-_SYMBOL = {"USD": "$", "EUR": "€", "GBP": "£"}
+_LITERAL = UNIT_LITERALS
+_FROM_LITERAL = LITERAL_UNITS
+_SYMBOL = SYMBOL_OF_CURRENCY
 _DIGITS = 10  # significant digits written: the optimiser's precision (its tolerances are 1e-10)
 
 
