@@ -11,8 +11,9 @@ EXIT_NOT_CONVERGED = 7
 EXIT_UNREACHABLE = 8
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, dict[str, float], int, int]:
-    """The program, the --set overrides in step units, the seed and the last step."""
+def _load(args: argparse.Namespace) -> tuple[Any, dict[str, float], int, int, int]:
+    """The program, the --set overrides in step units, the seed, the last step and the Monte Carlo paths (--runs,
+    else the model's, else PEL's default)."""
     from pel import overrides
     from pel.cli import _print_diagnostics
     from pel.model import Model
@@ -23,20 +24,18 @@ def _load(args: argparse.Namespace) -> tuple[Any, dict[str, float], int, int]:
     sets = dict(overrides.parse_assignment(item) for item in args.set or [])
     steps_params = overrides.resolve(program, sets)
     settings = Model(program, warnings).settings("monte_carlo", seed=args.seed, runs=args.runs, steps=args.steps)
-    return program, steps_params, settings.seed, settings.steps
+    return program, steps_params, settings.seed, settings.steps, settings.runs
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     """Which assumptions drive an output: tornado (P10/P90 swings), spearman (rank correlation over a Monte Carlo
     run) or sobol (first-order and total indices from a Saltelli design), for --target VAR[@T] or every output."""
     from pel.analysis import sensitivity as sa
-    from pel.model import Model
     from pel.progress import ProgressBar
 
-    program, params, seed, steps = _load(args)
+    program, params, seed, steps, paths = _load(args)
     targets = sa.parse_targets(args.target, program.model, steps)
-    runs = args.runs or (Model(program).settings("monte_carlo", seed=seed, steps=steps).runs
-                         if args.method == "spearman" else 2 ** 12)
+    runs = paths if args.method == "spearman" else args.runs or 2 ** 12  # sobol: base samples
     conn = None
     if args.dask and args.method != "tornado":
         from pel.backend.distributed import connect
@@ -67,11 +66,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
     """Goal seek: the value of --vary at which STAT(VAR[@T]) meets a target, by Brent's method under common random
     numbers in at most 25 simulations. Exit 8 when the target is not reached in --between, 7 when not converged."""
     from pel.analysis import solve as gs
-    from pel.model import Model
 
-    program, params, seed, steps = _load(args)
+    program, params, seed, steps, runs = _load(args)
     target = gs.parse_target(args.target)
-    runs = args.runs or Model(program).settings("monte_carlo", seed=seed, steps=steps).runs
     sol = gs.solve(program, args.vary, target, between=args.between, mode=args.mode, seed=seed, runs=runs,
                    steps=steps, params=params, threads=args.threads or 1)
     if args.format == "json":
@@ -100,7 +97,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(c.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     else:
         sys.stdout.write(render_text(c))
-    return 0
+    return c.exit_code
 
 
 def _range(text: str) -> tuple[float, float]:

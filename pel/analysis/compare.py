@@ -28,6 +28,7 @@ class Comparison:
     units: dict[str, str]
     stats: dict[str, dict[str, dict[str, float | None]]]  # scenario -> output -> stat -> value
     notes: list[str] = field(default_factory=list)
+    exit_code: int = 0  # as `pel run`'s: 3 when a scenario's run was stopped by a fatal constraint or failed
 
     @property
     def headline(self) -> str:
@@ -76,11 +77,13 @@ def compare(model: Any, scenarios: list[str], *, mode: str | None = None, seed: 
     statuses: dict[str, str] = {}
     outputs: list[str] = []
     notes: list[str] = []
+    code = 0
     for s in dict.fromkeys(scenarios):
         scenario = None if s == DECLARED and s not in known else s
         result = model.run(used.mode, seed=used.seed, runs=used.runs, steps=used.steps, params=params,
                            threads=threads, scenario=scenario)
         statuses[s] = result.status
+        code = max(code, result.exit_code)
         per: dict[str, dict[str, float | None]] = {}
         for name, v in result.variables.items():
             if v.value is None or getattr(v, "text", None) is not None:
@@ -100,7 +103,7 @@ def compare(model: Any, scenarios: list[str], *, mode: str | None = None, seed: 
         for o in outputs:
             stats[s].setdefault(o, {})
     return Comparison(program.model.name, used.mode, used.seed, used.runs if used.mode == "monte_carlo" else None,
-                      used.steps, list(dict.fromkeys(scenarios)), statuses, outputs, units, stats, notes)
+                      used.steps, list(dict.fromkeys(scenarios)), statuses, outputs, units, stats, notes, code)
 
 
 def _cell(values: Any, t: int) -> float | None:

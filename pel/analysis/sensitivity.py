@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from pel.backend.quantiles import quantile
+from pel.backend.quantiles import quantile, runtime_args
 from pel.backend.results import json_float
 from pel.diagnostics import PelError, simple
 from pel.ir import nodes as ir
-from pel.overrides import to_declared
+from pel.overrides import to_declared, to_steps
 
 METHODS = ("tornado", "spearman", "sobol")
 BOOTSTRAP = 1000  # bootstrap resamples of the Sobol indices
@@ -95,9 +95,8 @@ class SensitivityReport:
 
 def parse_targets(texts: Sequence[str] | None, model: ir.Model, steps: int) -> list[tuple[str, int]]:
     """`VAR[@T]` items (comma-separated or repeated) as (output, step); none: every numeric output at the horizon."""
-    outputs = [o.name for o in model.outputs] or [v.name for v in model.vars]
     types = {v.name: v.type for v in model.vars}
-    numeric = [n for n in outputs if n not in types or types[n].kind not in ("String", "Record", "Enum", "Boolean")]
+    numeric = [n for n in model.observable_outputs() if n not in types or types[n].kind != "Boolean"]
     items = [s.strip() for text in texts or [] for s in text.split(",") if s.strip()]
     if not items:
         return [(n, steps) for n in numeric]
@@ -172,22 +171,18 @@ def tornado(program: ir.Program, targets: Sequence[tuple[str, int]], *, steps: i
     notes: list[str] = []
     swings: list[tuple[ir.Param, float, float, str]] = []
     central = {a["name"]: a["value"] for a in base.assumptions}
-    from pel.overrides import to_steps
-
     for p in model.params:
         if p.name in given or isinstance(p.value, ir.ArrayLiteral) or p.type.kind in ("Boolean", "String", "Record",
                                                                                         "Enum"):
             continue
         if p.distribution is not None:
             d = p.distribution
-            if d.distribution_type == "Uniform":
-                lo_q, hi_q, how = 0.0, 1.0, "low-high"
+            if d.distribution_type == "Uniform":  # its low and high (LANGUAGE.md §2.7), exactly
+                args = runtime_args(d)
+                lo, hi = (None, None) if args is None else (float(args[1]), float(args[2]))
+                how = "low-high"
             else:
-                lo_q, hi_q, how = 0.10, 0.90, "P10-P90"
-            lo = quantile(d, lo_q) if lo_q > 0 else quantile(d, 1e-12)
-            hi = quantile(d, hi_q) if hi_q < 1 else quantile(d, 1 - 1e-12)
-            if d.distribution_type == "Uniform":
-                lo, hi = _uniform_ends(d, lo, hi)
+                lo, hi, how = quantile(d, 0.10), quantile(d, 0.90), "P10-P90"
             if lo is None or hi is None:
                 notes.append(f"{p.name}: the quantiles of {p.value_text} are not known (its arguments are not "
                              "constants); not swung")
@@ -218,16 +213,6 @@ def tornado(program: ir.Program, targets: Sequence[tuple[str, int]], *, steps: i
         rep.rows = _rank(rep.rows, "delta")
     return SensitivityReport("tornado", model.name, str(program.metadata.get("model_hash", "")), seed, steps, None,
                              1 + 2 * len(swings), reports, notes, _register(program, reports[0] if reports else None))
-
-
-def _uniform_ends(d: ir.Distribution, lo: float | None, hi: float | None) -> tuple[float | None, float | None]:
-    """A Uniform's low and high exactly (its quantiles at 0 and 1 up to rounding)."""
-    from pel.backend.quantiles import runtime_args
-
-    args = runtime_args(d)
-    if args is None:
-        return lo, hi
-    return float(args[1]), float(args[2])
 
 
 def _at(result: Any, name: str, t: int) -> float:
@@ -320,15 +305,23 @@ def saltelli_design(k: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return base[:, :k], base[:, k:]
 
 
-def sobol_indices(fA: np.ndarray, fB: np.ndarray, fAB: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """First-order and total indices (k,) from f(A), f(B) (n,) and f(AB_i) (n, k), on outputs centred and scaled
-    by the mean and standard deviation of all of them."""
+def _standardized(fA: np.ndarray, fB: np.ndarray, fAB: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """f(A), f(B), f(AB_i) centred and scaled by the mean and standard deviation of all of them; None when they
+    are all equal (every index is then 0)."""
     allv = np.concatenate([fA, fB, fAB.ravel()])
     mu, sd = allv.mean(), allv.std()
     if not sd > 0:
+        return None
+    return (fA - mu) / sd, (fB - mu) / sd, (fAB - mu) / sd
+
+
+def sobol_indices(fA: np.ndarray, fB: np.ndarray, fAB: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First-order and total indices (k,) from f(A), f(B) (n,) and f(AB_i) (n, k), on standardized outputs."""
+    z = _standardized(fA, fB, fAB)
+    if z is None:
         return np.zeros(fAB.shape[1]), np.zeros(fAB.shape[1])
-    a, b, ab = (fA - mu) / sd, (fB - mu) / sd, (fAB - mu) / sd
-    return _first(a, b, ab), _total(a, b, ab)
+    return _first(*z), _total(*z)
 
 
 def _first(a: np.ndarray, b: np.ndarray, ab: np.ndarray) -> np.ndarray:
@@ -341,15 +334,10 @@ def _total(a: np.ndarray, b: np.ndarray, ab: np.ndarray) -> np.ndarray:
     return 0.5 * np.mean((a[:, None] - ab) ** 2, axis=0) / v if v > 0 else np.zeros(ab.shape[1])
 
 
-def _bootstrap(fA: np.ndarray, fB: np.ndarray, fAB: np.ndarray, seed: int, resamples: int
+def _bootstrap(a: np.ndarray, b: np.ndarray, ab: np.ndarray, seed: int, resamples: int
                ) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile 95% intervals (k, 2) of the first-order and total indices, resampling the base rows."""
-    allv = np.concatenate([fA, fB, fAB.ravel()])
-    mu, sd = allv.mean(), allv.std()
-    if not sd > 0:
-        z = np.zeros((fAB.shape[1], 2))
-        return z, z.copy()
-    a, b, ab = (fA - mu) / sd, (fB - mu) / sd, (fAB - mu) / sd
+    """Percentile 95% intervals (k, 2) of the first-order and total indices of standardized outputs, resampling
+    the base rows."""
     rng = np.random.default_rng([seed, 0x50B0])
     n = len(a)
     s1 = np.empty((resamples, ab.shape[1]))
@@ -417,8 +405,13 @@ def sobol(program: ir.Program, targets: Sequence[tuple[str, int]], *, steps: int
             notes.append(f"{name}@{t}: {int((~keep).sum())} of {runs} base rows have an evaluation without a value "
                          "there (stopped or faulted) and are left out")
         a, b, ab = a[keep], b[keep], ab[keep]
-        s1, st = sobol_indices(a, b, ab)
-        ci1, cit = _bootstrap(a, b, ab, seed, resamples)
+        z = _standardized(a, b, ab)
+        if z is None:  # the target does not vary: every index is 0
+            s1 = st = np.zeros(k)
+            ci1 = cit = np.zeros((k, 2))
+        else:
+            s1, st = _first(*z), _total(*z)
+            ci1, cit = _bootstrap(*z, seed, resamples)
         rows = []
         for i, pname in enumerate(names):
             p = params_by_name.get(pname)

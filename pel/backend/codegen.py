@@ -136,7 +136,7 @@ class Generator(ExprGen):
         self.once = {v.name: v.rules[0].at for v in m.vars if len(v.rules) == 1 and v.rules[0].kind == "once"}
         self.output_exprs = [o for o in m.outputs if o.expr is not None]
         self.pos = {name: j for j, name in enumerate(list(m.order) + [o.name for o in self.output_exprs])}
-        self.outputs = tuple(o.name for o in m.outputs) or tuple(v.name for v in m.vars)
+        self.outputs = tuple(m.output_names())
         for name in self.outputs:
             if name not in self.pos:
                 raise unsupported(f"output {name!r} is not a variable", program)

@@ -33,6 +33,9 @@ class TypeInfo:
     series: bool = False  # declared TimeSeries<…>
 
 
+TEXT_KINDS = frozenset({"String", "Record", "Enum"})  # types whose values are no numbers
+
+
 # ---------------------------------------------------------------------------------------------
 # Expressions
 # ---------------------------------------------------------------------------------------------
@@ -428,6 +431,15 @@ class Model:
     simulate: Simulate = field(default_factory=Simulate)
     imports: tuple[Import, ...] = ()
     scenarios: tuple[Scenario, ...] = ()
+
+    def output_names(self) -> list[str]:
+        """The names a run outputs: those of the `output` directive, else every variable."""
+        return [o.name for o in self.outputs] or [v.name for v in self.vars]
+
+    def observable_outputs(self) -> list[str]:
+        """The outputs that hold numbers (an actual can be observed of them): not text, records or enums."""
+        kinds = {v.name: v.type.kind for v in self.vars}
+        return [n for n in self.output_names() if kinds.get(n) not in TEXT_KINDS]
 
 
 @dataclass(frozen=True, slots=True)

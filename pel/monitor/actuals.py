@@ -204,7 +204,7 @@ class _Reader:
         self.file, self.model, self.steps, self.start = file, model, steps, start
         self.text = text
         self.vars = {v.name: v for v in model.vars}
-        self.outputs = [o.name for o in model.outputs] or [v.name for v in model.vars]
+        self.outputs = model.output_names()
         self.errors: list[Diagnostic] = []
         self.dropped = 0
         self.seen: dict[tuple[str, int], int] = {}  # (variable, t) -> line first seen
@@ -328,7 +328,7 @@ class _Reader:
             self.fail("E0903", f"{name!r} is not an output of {self.model.name} (its `output` directive leaves "
                                "it out)", cell.span(self.file), hint=f"outputs: {', '.join(self.outputs)}")
             return None
-        if var.type.kind in ("String", "Record", "Enum"):
+        if var.type.kind in ir.TEXT_KINDS:
             self.fail("E0903", f"{name!r} holds {var.type.display}, not numbers", cell.span(self.file))
             return None
         return name

@@ -95,12 +95,10 @@ class Fitted:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["ci95"] = None if self.ci95 is None else list(self.ci95)
+        d["ci95"] = None if self.ci95 is None else [_num(x) for x in self.ci95]
         d["window"] = None if self.window is None else list(self.window)
         for k in ("value", "std_error", "declared", "distance_se"):
             d[k] = _num(d[k])
-        if d["ci95"] is not None:
-            d["ci95"] = [_num(x) for x in d["ci95"]]
         return d
 
     @classmethod

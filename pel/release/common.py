@@ -111,11 +111,6 @@ def _strip(data: Any) -> Any:
     return data
 
 
-def outputs_of(model: ir.Model) -> list[str]:
-    """The model's outputs: those named by its `output` directive, else every variable."""
-    return [o.name for o in model.outputs] or [v.name for v in model.vars]
-
-
 def extra_field(prov: ir.Provenance, key: str) -> str | None:
     """A provenance field PEL does not interpret (e.g. `validated`), as its string value."""
     for k, text in prov.extra:

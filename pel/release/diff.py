@@ -17,7 +17,7 @@ import numpy as np
 
 from pel.ir import nodes as ir
 from pel.release import behaviour
-from pel.release.common import BUMPS, DEFAULT_ATOL, Change, Loaded, outputs_of, shape
+from pel.release.common import BUMPS, DEFAULT_ATOL, Change, Loaded, shape
 
 # Change kinds found by running both versions (the others come from the structure alone).
 RUN_KINDS = ("output_moved", "run_status", *behaviour.KINDS)
@@ -161,7 +161,7 @@ def _constraints(old: ir.Model, new: ir.Model) -> list[Change]:
 
 
 def _outputs(old: ir.Model, new: ir.Model) -> list[Change]:
-    a, b = outputs_of(old), outputs_of(new)
+    a, b = old.output_names(), new.output_names()
     out = [Change("output_removed", n, f"output removed: {n}", "major", "readers of the results break")
            for n in a if n not in b]
     out += [Change("output_added", n, f"output added: {n}", "minor", "new output") for n in b if n not in a]

@@ -171,7 +171,7 @@ def _summary(entry: Entry, model: Model, fitted: dict[str, Fitted]) -> dict[str,
 
 def _detail(entry: Entry, model: Model, fitted: dict[str, Fitted]) -> ModelDetail:
     m = model.program.model
-    outputs = [o.name for o in m.outputs] or [v.name for v in m.vars]
+    outputs = m.output_names()
     try:
         used = model.settings()
         defaults = RunDefaults(mode=used.mode, seed=used.seed, runs=used.runs, steps=used.steps)
@@ -475,7 +475,7 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
         await wait_compiled(entry, deadline)
         result = await _counted_run(entry, model, req, used, request_id, config, runner, metrics, arrived, deadline)
-        actuals, dropped = _stored_actuals(name, held, result)
+        actuals, dropped = _stored_actuals(name, held, model.program.model)
         report = compare(result, actuals, model.program.model)
         if dropped:
             report.notes.append(f"{len(dropped)} stored variable(s) left out, the model no longer outputs them: "
@@ -516,7 +516,7 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
             raise ApiError(409, "E0908", f"no actuals are stored for model {name!r}: POST them to "
                                          f"/models/{name}/actuals first", "name")
         w = window or config.drift_window
-        actuals, dropped = _held_actuals(name, held, model.program.model)
+        actuals, dropped = _stored_actuals(name, held, model.program.model)
         await wait_compiled(entry, deadline)
 
         def job(progress: Any) -> DriftReport:
@@ -596,7 +596,7 @@ def _json_rows(data: bytes, m: ir.Model) -> list[tuple[int, str, float]]:
                        errors=plain) from None
     if not req.rows:
         raise ApiError(422, "E0908", "no observations: rows is empty", "rows")
-    outputs = [o.name for o in m.outputs] or [v.name for v in m.vars]
+    outputs = m.output_names()
     types = {v.name: v.type for v in m.vars}
     errors: list[dict[str, Any]] = []
     seen: dict[tuple[int, str], int] = {}
@@ -608,7 +608,7 @@ def _json_rows(data: bytes, m: ir.Model) -> list[tuple[int, str, float]]:
         if row.variable not in outputs:
             fail("E0903", f"rows.{i}.variable", f"{m.name} has no output {row.variable!r} (outputs: "
                                                  f"{', '.join(outputs) or 'none'})")
-        elif row.variable in types and types[row.variable].kind in ("String", "Record", "Enum"):
+        elif row.variable in types and types[row.variable].kind in ir.TEXT_KINDS:
             fail("E0903", f"rows.{i}.variable", f"{row.variable!r} holds {types[row.variable].display}, not numbers")
         if not 0 <= row.t <= m.time_horizon:
             fail("E0904", f"rows.{i}.t", f"t={row.t} is outside the model's steps t = 0..{m.time_horizon}")
@@ -623,23 +623,13 @@ def _json_rows(data: bytes, m: ir.Model) -> list[tuple[int, str, float]]:
     return [(row.t, row.variable, row.value) for row in req.rows]
 
 
-def _held_actuals(name: str, held: list[tuple[int, str, float]], m: ir.Model) -> tuple[Actuals, list[str]]:
-    """The stored rows of the model's current numeric outputs as actuals, and the variables left out."""
-    outputs = set(o.name for o in m.outputs) or {v.name for v in m.vars}
-    numeric = {v.name for v in m.vars if v.type.kind not in ("String", "Record", "Enum")}
-    keep = outputs & numeric
+def _stored_actuals(name: str, held: list[tuple[int, str, float]], m: ir.Model) -> tuple[Actuals, list[str]]:
+    """The stored rows of the model's current numeric outputs as actuals (for accuracy and drift), and the
+    variables left out (the model, reloaded, no longer outputs them)."""
+    keep = set(m.observable_outputs())
     where = f"/models/{name}/actuals"
     obs = tuple(Observation(v, t, x, Span(where, 0, 0, 0, 0)) for t, v, x in held if v in keep)
     return Actuals(where, "long", obs), sorted({v for _, v, _ in held if v not in keep})
-
-
-def _stored_actuals(name: str, held: list[tuple[int, str, float]], result: Result) -> tuple[Actuals, list[str]]:
-    """The stored rows as the backtest's actuals (those of variables the run outputs), and the variables left out."""
-    where = f"/models/{name}/actuals"
-    kept = [(t, v, x) for t, v, x in held if v in result]
-    dropped = sorted({v for _, v, _ in held if v not in result})
-    obs = tuple(Observation(v, t, x, Span(where, 0, 0, 0, 0)) for t, v, x in kept)
-    return Actuals(where, "long", obs), dropped
 
 
 def _check_request(model: Model, req: RunRequest, config: ServerConfig) -> RunSettings:

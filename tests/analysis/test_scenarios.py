@@ -125,3 +125,9 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", str(path), "--scenarios", "all", "--mode", "monte_carlo", "--runs", "500"]) == 0
     text = capsys.readouterr().out
     assert "differences to declared" in text and "bear" in text and "Δ" in text
+    stopped = tmp_path / "stopped.pel"  # a scenario that breaks a fatal constraint: exit 3, as `pel run`
+    stopped.write_text(MODEL.replace("  simulate for 12mo", "  constraint floor: mrr[t] >= $900 { severity: fatal, "
+                                                           "message: \"below\" }\n  simulate for 12mo"))
+    capsys.readouterr()
+    assert main(["compare", str(stopped), "--scenarios", "declared,bear"]) == 3
+    assert "bear: constraint_violation" in capsys.readouterr().out
