@@ -172,8 +172,7 @@ def tornado(program: ir.Program, targets: Sequence[tuple[str, int]], *, steps: i
     swings: list[tuple[ir.Param, float, float, str]] = []
     central = {a["name"]: a["value"] for a in base.assumptions}
     for p in model.params:
-        if p.name in given or isinstance(p.value, ir.ArrayLiteral) or p.type.kind in ("Boolean", "String", "Record",
-                                                                                        "Enum"):
+        if p.name in given or not p.holds_number:
             continue
         if p.distribution is not None:
             d = p.distribution

@@ -120,7 +120,7 @@ def solve(program: ir.Program, vary: str, target: Target, *, between: tuple[floa
 
     model = program.model
     p = next((q for q in model.params if q.name == vary), None)
-    if p is None or isinstance(p.value, ir.ArrayLiteral) or p.type.kind in ("Boolean", "String", "Record", "Enum"):
+    if p is None or not p.holds_number:
         raise SolveError(simple("E0600", f"--vary {vary}: not a numeric parameter of {model.name}",
                                 hint="parameters: " + ", ".join(q.name for q in model.params)))
     T = model.time_horizon if steps is None else steps

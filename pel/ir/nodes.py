@@ -282,6 +282,12 @@ class Param:
     value_text: str = ""  # the right-hand side as written (for the assumption register)
     loc: Loc = None
 
+    @property
+    def holds_number(self) -> bool:
+        """Whether the parameter is one number per path (not a Boolean, text, record, enum or array): what
+        --set with a number, a fit, a swing or a goal seek can vary."""
+        return self.type.kind not in TEXT_KINDS | {"Boolean", "Array"} and not isinstance(self.value, ArrayLiteral)
+
     def __repr__(self) -> str:  # short: the dataclass repr of a parameter runs to a screenful
         prov = self.provenance
         sign = "~" if self.distribution is not None else "="

@@ -28,7 +28,6 @@ OBJECTIVE_TEXT = {
 DEFAULT_MODE = "deterministic"
 
 # Kinds of parameter that hold one number; and the lower bound their type gives a fit (others: none).
-_NOT_NUMERIC = frozenset({"Boolean", "String", "Array", "Record", "Enum"})
 _NON_NEGATIVE = frozenset({"Fraction", "Rate", "Count", "Capacity", "Duration"})
 # A residual where the run has no value (a fatal constraint stopped it, a fault): large, so the optimiser backs off.
 _PENALTY = 1e6
@@ -201,7 +200,7 @@ def fittable(program: ir.Program, names: Sequence[str], source: str | None = Non
             errors.append(simple("E0909", f"{program.model.name} has no parameter {name!r}", hint=hint))
         elif param in out:
             errors.append(simple("E0909", f"--fit names {name!r} twice"))
-        elif param.type.kind in _NOT_NUMERIC or isinstance(param.value, ir.ArrayLiteral):
+        elif not param.holds_number:
             errors.append(simple("E0909", f"{name} is {param.type.display}: only a parameter holding one number "
                                           "can be fitted", _span(file, param.loc)))
         else:
