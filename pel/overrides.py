@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from pel.diagnostics import PelError, RunError, simple
+from pel.ir import fold
 from pel.ir import nodes as ir
 from pel.lang.units import CURRENCY_SYMBOLS, LITERAL_UNITS
 
@@ -57,19 +58,21 @@ def _evaluate(expr: object, model: ir.Model, name: str) -> _Value:
         inner = _evaluate(expr.operand, model, name)
         if inner.dim == "boolean":
             raise _bad(name, "a Boolean cannot be negated")
-        return _Value(-inner.value if expr.op == "-" else inner.value, inner.dim, inner.currency)
+        return _Value(fold.unary(expr.op, inner.value), inner.dim, inner.currency)  # type: ignore[arg-type]
     if isinstance(expr, ast.Binary) and expr.op in ("/", "*"):
         left = _evaluate(expr.left, model, name)
         right = _evaluate(expr.right, model, name)
-        if expr.op == "*" and "number" in (left.dim, right.dim):
+        v = fold.binary(expr.op, left.value, right.value)  # the one constant folder: None for a division by 0
+        if v is not None and expr.op == "*" and "number" in (left.dim, right.dim):
             other = right if left.dim == "number" else left
-            return _Value(left.value * right.value, other.dim, other.currency)
-        if expr.op == "/" and right.dim == "number" and right.value != 0:
-            return _Value(left.value / right.value, left.dim, left.currency)
-        if expr.op == "/" and left.dim == "number" and right.dim == "duration" and right.value != 0:
-            return _Value(left.value / right.value, "rate")
-        if expr.op == "/" and left.dim == "currency" and right.dim == "duration" and right.value != 0:
-            return _Value(left.value / right.value, "currency_flow", left.currency)
+            return _Value(v, other.dim, other.currency)
+        divide = v is not None and expr.op == "/"
+        if divide and right.dim == "number":
+            return _Value(v, left.dim, left.currency)
+        if divide and left.dim == "number" and right.dim == "duration":
+            return _Value(v, "rate")
+        if divide and left.dim == "currency" and right.dim == "duration":
+            return _Value(v, "currency_flow", left.currency)
     raise _bad(name, "expected a constant such as 0.1, 12%, $120, 0.05/1mo or 6mo")
 
 

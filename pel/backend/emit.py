@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from pel.diagnostics import IRError, Span, simple
+from pel.ir import fold
 from pel.ir import nodes as ir
 
 
@@ -61,17 +62,13 @@ def unsupported(what: str, program: ir.Program | None = None, loc: ir.Loc = None
 
 
 def is_const(e: ir.Expr) -> bool:
-    """Whether `e` is a number const_value can read (a numeric literal, possibly negated)."""
-    while isinstance(e, ir.Unary) and e.op == "-":
-        e = e.operand
-    return isinstance(e, ir.Literal) and isinstance(e.value, (int, float)) and not isinstance(e.value, bool)
+    """Whether `e` is a constant number (pel.ir.fold, the one constant folder)."""
+    return fold.number(e) is not None
 
 
-def const_value(e: ir.Expr, program: ir.Program) -> float:
+def const_value(e: ir.Expr, program: ir.Program | None) -> float:
     """The number a constant array element denotes."""
-    sign = 1.0
-    while isinstance(e, ir.Unary) and e.op == "-":
-        sign, e = -sign, e.operand
-    if isinstance(e, ir.Literal) and not isinstance(e.value, (str, bool)):
-        return sign * float(e.value)
+    v = fold.number(e)
+    if v is not None:
+        return v
     raise unsupported("a non-constant array element", program, getattr(e, "loc", None))

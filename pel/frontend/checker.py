@@ -46,6 +46,8 @@ from pel.frontend.types import (
     steps_in,
     type_text,
 )
+from pel.ir import fold
+from pel.ir import nodes as ir
 from pel.lang import distributions as lang_dists
 from pel.lang import functions as lang_funcs
 from pel.lang import units as lang_units
@@ -182,33 +184,32 @@ def _is_zero(e: ast.Expr) -> bool:
 
 
 def literal_value(e: ast.Expr | None, step_unit: str = "Month") -> float | None:
-    """Numeric value of a literal (with unary minus, simple arithmetic), in step units; None otherwise."""
-    if e is None:
-        return None
+    """Numeric value of a constant made of literals (with signs and arithmetic), in step units; None otherwise.
+    Evaluated by the one constant folder (pel.ir.fold) on the literals' IR form."""
+    form = _literal_ir(e, step_unit) if e is not None else None
+    return None if form is None else fold.number(form)
+
+
+def _literal_ir(e: ast.Expr, step_unit: str) -> ir.Expr | None:
+    """The IR of an expression made of number, money, percent and duration literals, signs and binary
+    operators (durations in steps, as lowering writes them), else None. A chain is built in a loop."""
     if isinstance(e, ast.Number | ast.Money | ast.Percent):
-        return float(e.value)
+        return ir.Literal(float(e.value))
     if isinstance(e, ast.DurationLit):
-        return e.amount * steps_in(LIT_UNITS[e.unit], step_unit)
+        return ir.Literal(float(e.amount * steps_in(LIT_UNITS[e.unit], step_unit)))
     if isinstance(e, ast.Unary) and e.op in "+-":
-        v = literal_value(e.operand, step_unit)
-        return None if v is None else (-v if e.op == "-" else v)
-    if isinstance(e, ast.Binary) and e.op in _FOLDABLE:
-        first, nodes = ast.left_spine(e, _FOLDABLE)  # a chain folds in a loop, however long
-        a = literal_value(first, step_unit)
+        inner = _literal_ir(e.operand, step_unit)
+        return None if inner is None else ir.Unary(e.op, inner)
+    if isinstance(e, ast.Binary) and e.op in fold.ARITHMETIC:
+        first, nodes = ast.left_spine(e, fold.ARITHMETIC)
+        out = _literal_ir(first, step_unit)
         for node in nodes:
-            b = literal_value(node.right, step_unit)
-            if a is None or b is None:
+            right = _literal_ir(node.right, step_unit)
+            if out is None or right is None:
                 return None
-            try:
-                a = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else None,
-                     "^": float(a ** b) if a > 0 or float(b).is_integer() else None}[node.op]
-            except (OverflowError, ZeroDivisionError):
-                return None
-        return a
+            out = ir.Binary(node.op, out, right)
+        return out
     return None
-
-
-_FOLDABLE = frozenset(("+", "-", "*", "/", "^"))
 
 
 class _Checker:

@@ -10,6 +10,7 @@ from pel.frontend import ast
 from pel.frontend.checker import BUILTINS, CheckedModel, DistInfo, literal_value
 from pel.frontend.types import LIT_UNITS, PelType, steps_in, type_text, unit_label
 from pel.ir import nodes as ir
+from pel.ir.fold import fold, is_number
 from pel.lang import distributions as lang_dists
 from pel.lang import functions as lang_funcs
 
@@ -137,7 +138,7 @@ class _Lowerer:
             return ir.Param(p.name, type_info(t, self.step), None, dist, provenance,
                             central=self.central(dist), value_text=value_text, loc=loc_of(p))
         value = self.scale(self.expr(p.value, ctx), factor)
-        central = value.value if isinstance(value, ir.Literal) and _is_number(value.value) else None
+        central = value.value if isinstance(value, ir.Literal) and is_number(value.value) else None
         return ir.Param(p.name, type_info(t, self.step), value, None, provenance,
                         central=None if central is None else float(central), value_text=value_text,
                         loc=loc_of(p))
@@ -159,7 +160,7 @@ class _Lowerer:
     def scale(self, e: ir.Expr, factor: float) -> ir.Expr:
         if factor == 1.0:
             return e
-        return _fold(ir.Binary("*", e, ir.Literal(float(factor)), getattr(e, "loc", None)))
+        return fold(ir.Binary("*", e, ir.Literal(float(factor)), getattr(e, "loc", None)))
 
     # ------------------------------------------------------------------ distributions
     def distribution(self, info: DistInfo, ctx: _Ctx, factor: float, site: int) -> ir.Distribution:
@@ -172,7 +173,7 @@ class _Lowerer:
             assert isinstance(lit, ir.ArrayLiteral)
             merged: dict[float, float] = {}  # a value listed twice has the sum of its weights
             for x, w in zip(lit.elements, info.weights, strict=True):
-                v = float(_fold(self.scale(x, factor)).value)  # type: ignore[attr-defined]
+                v = float(fold(self.scale(x, factor)).value)  # type: ignore[attr-defined]
                 merged[v] = merged.get(v, 0.0) + w
             pairs = sorted(merged.items())
             values = ir.ArrayLiteral(tuple(ir.Literal(v) for v, _ in pairs), lit.loc)
@@ -189,7 +190,7 @@ class _Lowerer:
         """The parameters of a distribution whose draws are converted by `factor` (the language table says how
         each parameter scales)."""
         if dist == "LogNormal" and log_space:
-            return [(n, _fold(ir.Binary("+", v, ir.Literal(math.log(factor)))) if n == "mu" else v)
+            return [(n, fold(ir.Binary("+", v, ir.Literal(math.log(factor)))) if n == "mu" else v)
                     for n, v in params]
         spec = lang_dists.DISTRIBUTIONS[dist]
         if not spec.rescalable:
@@ -210,7 +211,7 @@ class _Lowerer:
             return float(math.fsum(w * float(x.value) for x, w in zip(values.elements, d.weights, strict=True)))
         p = {}
         for name, value in d.parameters:
-            if not isinstance(value, ir.Literal) or not _is_number(value.value):
+            if not isinstance(value, ir.Literal) or not is_number(value.value):
                 return None
             p[name] = float(value.value)
         return lang_dists.central(d.distribution_type, p, d.log_space)
@@ -293,16 +294,16 @@ class _Lowerer:
             for node in nodes:
                 right, at = self.expr(node.right, ctx), loc_of(node)
                 if node.op == "implies":
-                    left = ir.Binary("||", _fold(ir.Unary("!", left, at)), right, at)
+                    left = fold(ir.Binary("||", fold(ir.Unary("!", left, at)), right, at))
                 else:
-                    left = _fold(ir.Binary(node.op, left, right, at))
+                    left = fold(ir.Binary(node.op, left, right, at))
             return left
         if isinstance(e, ast.Unary):
             operand = self.expr(e.operand, ctx)
-            return operand if e.op == "+" else _fold(ir.Unary(e.op, operand, loc))
+            return operand if e.op == "+" else fold(ir.Unary(e.op, operand, loc))
         if isinstance(e, ast.IfExpr):
-            return ir.IfThenElse(self.expr(e.cond, ctx), self.expr(e.then, ctx),
-                                 self.expr(e.else_, ctx) if e.else_ is not None else None, loc)
+            return fold(ir.IfThenElse(self.expr(e.cond, ctx), self.expr(e.then, ctx),
+                                      self.expr(e.else_, ctx) if e.else_ is not None else None, loc))
         if id(e) in self.c.dists:
             ctx.sites[0] += 1
             site = ctx.owner * SITE_STRIDE + ctx.sites[0] - 1 if ctx.owner >= 0 else ctx.owner
@@ -325,7 +326,7 @@ class _Lowerer:
         if isinstance(e, ast.Cast):
             value = self.expr(e.value, ctx)
             if e.with_ is not None:
-                return _fold(ir.Binary("*", value, self.expr(e.with_.args[0], ctx), loc))
+                return fold(ir.Binary("*", value, self.expr(e.with_.args[0], ctx), loc))
             return value
         if isinstance(e, ast.Changes):
             name = e.operand.id
@@ -518,11 +519,11 @@ class _Lowerer:
         if a.op == "*=":
             return ir.Action("multiply", name, kind, value, loc)
         if a.op == "/=":
-            return ir.Action("multiply", name, kind, _fold(ir.Binary("/", ir.Literal(1.0), value)), loc)
+            return ir.Action("multiply", name, kind, fold(ir.Binary("/", ir.Literal(1.0), value)), loc)
         if a.op == "+=":
             return ir.Action("add", name, kind, value, loc)
         if a.op == "-=":
-            return ir.Action("add", name, kind, _fold(ir.Unary("-", value)), loc)
+            return ir.Action("add", name, kind, fold(ir.Unary("-", value)), loc)
         raise self.internal(f"unknown action operator {a.op}", a)
 
     # ------------------------------------------------------------------ directives
@@ -547,35 +548,6 @@ class _Lowerer:
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
-
-
-def _is_number(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def _fold(e: ir.Expr) -> ir.Expr:
-    """Constant-fold arithmetic on two numeric literals (never a division by zero)."""
-    if isinstance(e, ir.Unary) and e.op == "-" and isinstance(e.operand, ir.Literal) and _is_number(
-            e.operand.value):
-        return ir.Literal(-float(e.operand.value), e.loc)
-    if isinstance(e, ir.Binary) and isinstance(e.left, ir.Literal) and isinstance(e.right, ir.Literal):
-        a, b = e.left.value, e.right.value
-        if _is_number(a) and _is_number(b):
-            a, b = float(a), float(b)
-            try:
-                if e.op == "+":
-                    return ir.Literal(a + b, e.loc)
-                if e.op == "-":
-                    return ir.Literal(a - b, e.loc)
-                if e.op == "*":
-                    return ir.Literal(a * b, e.loc)
-                if e.op == "/" and b != 0:
-                    return ir.Literal(a / b, e.loc)
-                if e.op == "^" and (a > 0 or b.is_integer()) and not (a == 0 and b < 0):
-                    return ir.Literal(float(a ** b), e.loc)
-            except OverflowError:
-                return e
-    return e
 
 
 def _time_names(node: ast.Node) -> tuple[str, ...]:

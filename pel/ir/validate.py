@@ -18,6 +18,7 @@ import numpy as np
 
 from pel import limits
 from pel.diagnostics import Diagnostic, IRError, Span
+from pel.ir import fold
 from pel.ir import nodes as ir
 from pel.ir.affine import Affine, combine
 from pel.ir.hashing import assumption_hash, model_hash
@@ -746,7 +747,7 @@ class _Validator:
             return
         for j, (key, value) in enumerate(d.parameters):
             self.expr(value, ctx, f"{path}.parameters[{j}].{key}")
-        values = {k: _const(v) for k, v in d.parameters}
+        values = {k: fold.number(v) for k, v in d.parameters}
         for problem in _dist_problems(d.distribution_type, values):
             self.err("V007", f"{path}.parameters", f"{d.distribution_type}: {problem}", d.loc)
         if d.distribution_type == "Mixture":
@@ -757,10 +758,10 @@ class _Validator:
     def discrete(self, d: ir.Distribution, path: str) -> None:
         values = d.param("values")
         if not isinstance(values, ir.ArrayLiteral) or not values.elements or not all(
-                isinstance(x, ir.Literal) and _const(x) is not None for x in values.elements):
+                isinstance(x, ir.Literal) and fold.number(x) is not None for x in values.elements):
             self.err("V007", f"{path}.parameters", "Discrete values must be a non-empty list of numbers", d.loc)
             return
-        xs = [_const(x) for x in values.elements]
+        xs = [fold.number(x) for x in values.elements]
         if any(b <= a for a, b in zip(xs, xs[1:], strict=False)):  # type: ignore[operator]
             self.err("V007", f"{path}.parameters", "Discrete values must be distinct and in increasing order", d.loc)
         if len(d.weights) != len(xs) or any(not (w >= 0) for w in d.weights) or \
@@ -906,29 +907,6 @@ def _affine(e: ir.Expr, horizon: int, depth: int = 0) -> Affine | None:
     if isinstance(e, ir.Binary) and e.op in ("+", "-"):
         return combine(_affine(e.left, horizon, depth + 1), _affine(e.right, horizon, depth + 1), e.op)
     return None
-
-
-def _const(e: ir.Expr) -> float | None:
-    """The value of a constant numeric expression, else None."""
-    if isinstance(e, ir.Literal):
-        v = e.value
-        return float(v) if isinstance(v, float) and not isinstance(v, bool) else None
-    if isinstance(e, ir.Unary) and e.op == "-":
-        inner = _const(e.operand)
-        return None if inner is None else -inner
-    if isinstance(e, ir.Binary) and e.op in _ARITH4:
-        first, nodes = ir.left_spine(e, _ARITH4)
-        a = _const(first)
-        for node in nodes:
-            b = _const(node.right)
-            if a is None or b is None or (node.op == "/" and b == 0):
-                return None
-            a = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else 0.0}[node.op]
-        return a
-    return None
-
-
-_ARITH4 = frozenset(("+", "-", "*", "/"))
 
 
 def _dist_problems(kind: str, v: dict[str, float | None]) -> list[str]:

@@ -15,8 +15,19 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from pel.diagnostics import PelError
+from pel.ir import fold
 from pel.ir import nodes as ir
-from pel.release.common import Loaded, calls, extra_field, has_inline_draw, location, model_line, nodes, reads
+from pel.release.common import (
+    Loaded,
+    calls,
+    extra_field,
+    has_inline_draw,
+    location,
+    model_line,
+    nodes,
+    reads,
+    shape,
+)
 
 DEFAULT_POLICY = "P6M"
 LEVELS = ("note", "warning", "error")
@@ -215,55 +226,18 @@ def _run_checks(loaded: Loaded, add: Any) -> None:
 # Static truth of a condition
 # ---------------------------------------------------------------------------------------------
 
-_COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
-            "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
-_ARITH = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}
-
-
-def constant(e: ir.Expr | None) -> float | bool | None:
-    """The value of an expression made of literals only, else None."""
-    from pel.release.common import shape
-
-    if isinstance(e, ir.Literal):
-        return e.value if isinstance(e.value, (bool, int, float)) else None
-    if isinstance(e, ir.Unary):
-        v = constant(e.operand)
-        if v is None:
-            return None
-        return (not v) if e.op == "!" else -v
-    if isinstance(e, ir.Binary):
-        if e.op in ("&&", "||"):
-            a, b = constant(e.left), constant(e.right)
-            if e.op == "||" and (a is True or b is True):
-                return True
-            if e.op == "&&" and (a is False or b is False):
-                return False
-            return None if a is None or b is None else (bool(a) and bool(b) if e.op == "&&" else bool(a) or bool(b))
-        if e.op in ("==", "<=", ">=") and shape(e.left) == shape(e.right) and not has_inline_draw(e):
-            return True  # x >= x
-        a, b = constant(e.left), constant(e.right)
-        if a is None or b is None:
-            return None
-        if e.op in _COMPARE:
-            return bool(_COMPARE[e.op](a, b))
-        if e.op in _ARITH:
-            return _ARITH[e.op](a, b)
-        return None
-    if isinstance(e, ir.IfThenElse):
-        then = constant(e.then_branch)
-        other = True if e.else_branch is None else constant(e.else_branch)
-        if then is not None and then == other:
-            return then
-        cond = constant(e.condition)
-        if cond is None:
-            return None
-        return then if cond else other
+def _same_sides(e: ir.Expr) -> bool | None:
+    """`x >= x`, `x == x`, `x <= x` with the same draw-free side: true whatever x is (lint's own knowledge,
+    given to the constant folder)."""
+    if isinstance(e, ir.Binary) and e.op in ("==", "<=", ">=") and shape(e.left) == shape(e.right) \
+            and not has_inline_draw(e):
+        return True
     return None
 
 
 def always_true(e: ir.Expr) -> bool:
-    v = constant(e)
-    return v is not None and not isinstance(v, str) and bool(v) and v is not False
+    """Whether a condition holds whatever the model's values are (pel.ir.fold, the one constant folder)."""
+    return fold.value(e, _same_sides) is True
 
 
 def summary(findings: list[Finding]) -> dict[str, int]:
