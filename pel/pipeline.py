@@ -46,7 +46,7 @@ def compile_source(source: str, file: str = "<string>", *, strict: bool = False)
 
 
 def _compile(source: str, file: str, strict: bool) -> Compilation:
-    from pel.frontend import checker, imports, lower, parser, provenance, timecheck
+    from pel.frontend import checker, imports, lower, parser, provenance
     from pel.ir import hashing, validate
 
     timings: dict[str, float] = {}
@@ -56,20 +56,23 @@ def _compile(source: str, file: str, strict: bool) -> Compilation:
     timings["parse"] = time.perf_counter() - start
 
     # ast.Model -> ast.Model   (imported functions copied in under dotted names) -> CheckedModel
-    # (names, types and units, provenance, time causality; all errors collected)
+    # (names, types and units, provenance; all errors collected)
     start = time.perf_counter()
     bag = DiagnosticBag()
     model = imports.resolve(model, file, bag)
     checked = checker.check(model, bag, strict=strict)
     prov = provenance.collect(model, bag, strict=strict)
-    times = timecheck.analyze(model, bag, checked.horizon)
     timings["check"] = time.perf_counter() - start
     if bag.has_errors():
+        lower.time_errors(checked, prov, bag, source_file=file)  # listed with the others
         raise CompileError(sorted(bag.errors, key=_position) + bag.warnings, source)
 
-    # CheckedModel -> ir.Program   (units compiled away, hashed, validated as any loaded IR is)
+    # CheckedModel -> ir.Program   (units compiled away; the time analysis on the IR: causality, cycles, the
+    # horizon, whole-run values, the order (E03xx); hashed, validated as any loaded IR is)
     start = time.perf_counter()
-    program = lower.lower(checked, prov, times, bag, source_file=file)
+    program = lower.lower(checked, prov, bag, source_file=file)
+    if bag.has_errors():
+        raise CompileError(sorted(bag.errors, key=_position) + bag.warnings, source)
     program = hashing.with_hashes(program)
     try:
         validate.validate(program, check_hashes=False)  # hashes were computed from this model just above

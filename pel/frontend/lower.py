@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from pel.diagnostics import CompileError, DiagnosticBag, simple
+from pel.diagnostics import CompileError, DiagnosticBag, PelError, Span, simple
 from pel.frontend import ast
 from pel.frontend.checker import BUILTINS, CheckedModel, DistInfo, literal_value
 from pel.frontend.types import LIT_UNITS, PelType, steps_in, type_text, unit_label
 from pel.ir import nodes as ir
+from pel.ir import timeflow
 from pel.ir.fold import fold, is_number
 from pel.lang import distributions as lang_dists
 from pel.lang import functions as lang_funcs
@@ -20,9 +22,47 @@ SITE_STRIDE = 1000  # inline draw sites: owner index * SITE_STRIDE + order withi
 CONSTRAINT_OWNER, POLICY_OWNER, OUTPUT_OWNER, FUNC_OWNER = 100_000, 200_000, 300_000, 400_000
 
 
-def lower(checked: CheckedModel, prov, time, bag: DiagnosticBag, *, source_file: str = "<string>") -> ir.Program:
-    """Lower `checked` (with provenance and time analysis results) to an IR program."""
-    return _Lowerer(checked, prov, time, bag, source_file).program()
+def lower(checked: CheckedModel, prov, bag: DiagnosticBag, *, source_file: str = "<string>") -> ir.Program:
+    """Lower `checked` (with its provenance) to an IR program, and run the time analysis (pel.ir.timeflow) on it:
+    its findings go into `bag` as E03xx errors (the caller stops on them), and what it found (the evaluation
+    order, the whole-run variables, the constraints' lookahead and the steps of those checked once) is written
+    into the program it returns."""
+    lowerer = _Lowerer(checked, prov, bag, source_file)
+    program = lowerer.program()
+    flow = _time_analysis(lowerer, program.model, bag)
+    model = timeflow.settle(program.model, flow)
+    model = dataclasses.replace(model, vars=lowerer.mark_time_varying(model.vars))
+    return dataclasses.replace(program, model=model)
+
+
+def time_errors(checked: CheckedModel, prov, bag: DiagnosticBag, *, source_file: str = "<string>") -> None:
+    """The time analysis of a model the checker refused (a type, name or provenance error), so that its time
+    errors are listed with the others: the variables, constraints, policies and outputs are lowered one by one, and
+    what cannot be lowered is left out (a variable left out is neither "never defined" nor missing an initial
+    value). Lowering's own complaints are not repeated: the checker has reported the cause."""
+    lowerer = _Lowerer(checked, prov, DiagnosticBag(), source_file)
+    model, incomplete = lowerer.partial_model()
+    _time_analysis(lowerer, model, bag, incomplete)
+
+
+def _time_analysis(lowerer: _Lowerer, model: ir.Model, bag: DiagnosticBag,
+                   incomplete: frozenset[str] = frozenset()) -> timeflow.Flow:
+    """Run pel.ir.timeflow on freshly lowered IR; its findings go into `bag` with their E-codes."""
+
+    def report(kind: str, message: str, loc: ir.Loc, hint: str | None, path: str) -> None:
+        span = Span.from_list(lowerer.source_file, list(loc) if loc else None)
+        if kind == "once_scope":  # the IR keeps no location for a scope: point at the source's
+            span = lowerer.scope_spans.get(path.removesuffix(".scope"), span)
+        elif kind == "undefined":  # at the declared name, not the whole declaration
+            node = lowerer.syms[model.vars[int(path.split("[")[1].split("]")[0])].name].node
+            span = getattr(node, "name_span", None) or span
+        bag.error(timeflow.CODES[kind][0], message, span, hint)
+
+    return timeflow.analyze(model, report, classify=True, incomplete=incomplete)
+
+
+# What lowering a model the checker refused may raise (names it could not resolve, types it does not have)
+_PARTIAL_FAILURES = (PelError, LookupError, AttributeError, TypeError, ValueError)
 
 
 def loc_of(node: ast.Node | None) -> ir.Loc:
@@ -69,10 +109,10 @@ class _Ctx:
 
 
 class _Lowerer:
-    def __init__(self, checked: CheckedModel, prov, time, bag: DiagnosticBag, source_file: str) -> None:
+    def __init__(self, checked: CheckedModel, prov, bag: DiagnosticBag, source_file: str) -> None:
         self.c = checked
         self.prov = prov
-        self.time = time
+        self.scope_spans: dict[str, Span] = {}  # IR path of a constraint -> its `for` scope in the source
         self.bag = bag
         self.source_file = source_file
         self.step = checked.time_unit
@@ -84,13 +124,15 @@ class _Lowerer:
         m = self.c.model
         var_decls = [n for n, s in self.syms.items() if s.kind == "var"]
         params = tuple(self.param(p, i) for i, p in enumerate(self.params_in_order()))
+        self.rules = self.collect_rules(var_decls)
         varlist = tuple(self.var(name, i) for i, name in enumerate(var_decls))
-        varlist = self.mark_time_varying(varlist)
         clause_no = 0
         constraints = []
         for decl in m.of(ast.ConstraintDecl):
             for k, clause in enumerate(decl.clauses):
                 constraints.append(self.constraint(decl, clause, k, clause_no))
+                if decl.scope is not None:
+                    self.scope_spans[f"model.constraints[{clause_no}]"] = decl.scope.span
                 clause_no += 1
         policies = tuple(self.policy(p, i) for i, p in enumerate(m.of(ast.PolicyDecl)))
         model = ir.Model(
@@ -100,7 +142,7 @@ class _Lowerer:
             days_per_month=self.c.days_per_month,
             params=params,
             vars=varlist,
-            order=tuple(self.time.order),
+            order=tuple(var_decls),  # the time analysis settles the order
             constraints=tuple(constraints),
             policies=policies,
             funcs=tuple(self.func(f, i) for i, f in enumerate(m.of(ast.FuncDecl))),
@@ -123,6 +165,48 @@ class _Lowerer:
 
     def internal(self, msg: str, node: ast.Node | None = None) -> CompileError:
         return CompileError(simple("E9999", f"internal: {msg}", node.span if node else None))
+
+    def partial_model(self) -> tuple[ir.Model, frozenset[str]]:
+        """What the time analysis reads of a model with errors, item by item (see `time_errors`), and the
+        variables that could not be lowered."""
+        m = self.c.model
+        var_decls = [n for n, s in self.syms.items() if s.kind == "var"]
+        self.rules = self.collect_rules(var_decls)
+        varlist, incomplete = [], set()
+        for i, name in enumerate(var_decls):
+            try:
+                varlist.append(self.var(name, i))
+            except _PARTIAL_FAILURES:
+                varlist.append(ir.Var(name, ir.TypeInfo("Fraction", "Fraction"), (), False, True))
+                incomplete.add(name)
+        constraints: list[ir.Constraint] = []
+        number = 0
+        for decl in m.of(ast.ConstraintDecl):
+            for k, clause in enumerate(decl.clauses):
+                try:
+                    constraints.append(self.constraint(decl, clause, k, number))
+                except _PARTIAL_FAILURES:
+                    continue
+                finally:
+                    number += 1
+                if decl.scope is not None:
+                    self.scope_spans[f"model.constraints[{len(constraints) - 1}]"] = decl.scope.span
+        policies, outputs = [], []
+        for i, p in enumerate(m.of(ast.PolicyDecl)):
+            try:
+                policies.append(self.policy(p, i))
+            except _PARTIAL_FAILURES:
+                continue
+        for decl in m.of(ast.OutputDecl):
+            for item in decl.items:
+                try:
+                    value = self.expr(item.value, _Ctx(owner=OUTPUT_OWNER)) if item.value is not None else None
+                except _PARTIAL_FAILURES:
+                    continue
+                outputs.append(ir.Output(item.name, value))
+        model = ir.Model(m.name, self.step, self.c.horizon, self.c.days_per_month, (), tuple(varlist),
+                         tuple(var_decls), tuple(constraints), tuple(policies), outputs=tuple(outputs))
+        return model, frozenset(incomplete)
 
     # ------------------------------------------------------------------ params
     def param(self, p: ast.ParamDecl, index: int) -> ir.Param:
@@ -217,10 +301,20 @@ class _Lowerer:
         return lang_dists.central(d.distribution_type, p, d.log_space)
 
     # ------------------------------------------------------------------ vars
+    def collect_rules(self, names: list[str]) -> dict[str, list[ast.Node]]:
+        """Each variable's defining nodes, in source order: its declaration's value, then its series rules."""
+        rules: dict[str, list[ast.Node]] = {n: [] for n in names}
+        for item in self.c.model.items:
+            if isinstance(item, ast.VarDecl) and item.value is not None and item.name in rules:
+                rules[item.name].append(item)
+            elif isinstance(item, ast.SeriesRule) and item.name in rules:
+                rules[item.name].append(item)
+        return rules
+
     def var(self, name: str, index: int) -> ir.Var:
         sym = self.syms[name]
         t = self.c.decl_types[name]
-        nodes = self.time.rules.get(name, [])
+        nodes = self.rules.get(name, [])
         rules = tuple(self.rule(name, n, _Ctx(owner=index, time_names=_time_names(n))) for n in nodes)
         series = t.series or any(r.kind not in ("scalar", "once") for r in rules)
         mutable = bool(getattr(sym.node, "mutable", False))
@@ -231,9 +325,7 @@ class _Lowerer:
         guard = self.expr(node.guard, ctx) if getattr(node, "guard", None) is not None else None
         pattern = node.index
         loc = loc_of(node)
-        if pattern is None and name in self.time.whole_run:  # computed once, at its step (timecheck)
-            return ir.Rule("once", value, at=self.time.whole_run[name], guard=guard, loc=loc)
-        if pattern is None:
+        if pattern is None:  # per step, or once for a whole-run value (the time analysis settles which)
             return ir.Rule("scalar", value, guard=guard, loc=loc)
         if pattern.literal is not None:
             kind = "initial" if pattern.literal == 0 else "literal"
@@ -245,7 +337,7 @@ class _Lowerer:
                                       node.span, f"write `{name}[t] = …` with the right side shifted"))
         return ir.Rule("shifted", value, shift=pattern.offset, guard=guard, loc=loc)
 
-    def mark_time_varying(self, varlist: tuple[ir.Var, ...]) -> tuple[ir.Var, ...]:
+    def mark_time_varying(self, varlist: tuple[ir.Var, ...]) -> tuple[ir.Var, ...]:  # after the time analysis
         """Which variables change from step to step: series, policy targets, and what reads t, a series, a draw or
         one of them. Spread over a worklist of readers, so the cost stays linear however long a chain is."""
         targets = self.c.policy_targets
@@ -467,20 +559,14 @@ class _Lowerer:
             condition=condition,
             severity=severity,
             message=tuple(parts),
-            scope=self.scope(decl.scope, (decl.name, k), ctx),
-            lookahead=int(self.time.lookahead.get(decl.name, 0)),
+            scope=self.scope(decl.scope, ctx),
+            lookahead=0,  # the time analysis settles it
             loc=loc_of(clause),
         )
 
-    def scope(self, scope: ast.Scope | None, clause: tuple[str, int], ctx: _Ctx) -> ir.Scope:
+    def scope(self, scope: ast.Scope | None, ctx: _Ctx) -> ir.Scope:
         if scope is None or scope.kind in ("all", "entity"):
-            if clause not in self.time.checked_once:  # reads something at step t: checked at every step
-                return ir.Scope("all")
-            step = self.time.checked_once[clause]  # a whole-run condition: checked once, when it can be known
-            if step is not None:
-                return ir.Scope("specific", timestep=step)
-            last = ir.Binary("==", ir.Ref("t", "time"), ir.Ref("t_max", "horizon"))
-            return ir.Scope("cond", condition=last)
+            return ir.Scope("all")  # a whole-run condition is checked once: the time analysis settles when
         if scope.kind == "range":
             lo = literal_value(scope.start) if scope.start is not None else 0.0
             hi = literal_value(scope.end) if scope.end is not None else float(self.c.horizon)

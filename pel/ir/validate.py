@@ -18,9 +18,8 @@ import numpy as np
 
 from pel import limits
 from pel.diagnostics import Diagnostic, IRError, Span
-from pel.ir import fold
+from pel.ir import fold, timeflow
 from pel.ir import nodes as ir
-from pel.ir.affine import Affine, combine
 from pel.ir.hashing import assumption_hash, model_hash
 from pel.lang import distributions as lang_dists
 from pel.lang import functions as lang_funcs
@@ -47,26 +46,18 @@ DIST_PARAMS: dict[str, tuple[str, ...]] = {
     for name, d in lang_dists.DISTRIBUTIONS.items()
 }
 PSD_TOLERANCE = lang_prov.PSD_TOLERANCE
-_FAR_PAST = -(10**9)
 
 Mode = Lit["rule", "step", "free", "param"]
 
 
 @dataclass(frozen=True)
 class _Ctx:
-    """Where an expression is evaluated, for name resolution and causality.
-
-    mode "rule": a variable rule (per-step when `absolute` is None, at step `absolute` otherwise);
-    "step": a constraint/policy at step t, allowed to read `lookahead` steps ahead;
-    "free": no causality checks (functions, named outputs); "param": parameters only.
-    """
+    """Where an expression is evaluated, for name resolution (time is pel.ir.timeflow's): "rule" a variable's
+    rule, "step" a constraint or policy, "free" functions and named outputs, "param" parameters only."""
 
     mode: Mode
-    owner: str = ""  # the variable a rule defines
-    shift: int = 0  # k of a shifted rule x[t+k]
-    absolute: int | None = None  # the step of an initial/literal rule
-    lookahead: int = 0
-    locals: dict[str, tuple[int, int] | None] = field(default_factory=dict)  # local -> relative range
+    owner: str = ""  # the variable a rule defines, the function a body belongs to
+    locals: dict[str, None] = field(default_factory=dict)  # locals in scope
 
 
 def validate(program: ir.Program, *, check_hashes: bool = True) -> None:
@@ -93,7 +84,8 @@ class _Validator:
         self.vars = {v.name: v for v in self.model.vars}
         self.funcs = {f.name: f for f in self.model.funcs}
         self.horizon = self.model.time_horizon
-        self.edges: dict[str, set[str]] = {}  # var -> vars it reads at the same step
+        self.edges: dict[str, dict[str, ir.Loc]] = {}  # var -> vars it reads at the same step (time analysis)
+        self.cycles = False
         self.param_edges: dict[str, set[str]] = {}
         self.sites: dict[int, str] = {}
         self.calls: dict[str, set[str]] = {}
@@ -113,6 +105,7 @@ class _Validator:
         self.check_scenarios()
         for i, v in enumerate(self.model.vars):
             self.check_var(v, f"model.vars[{i}]")
+        self.check_time()
         self.check_order()
         for i, f in enumerate(self.model.funcs):
             self.check_func(f, f"model.funcs[{i}]")
@@ -285,9 +278,6 @@ class _Validator:
     # -- variables --------------------------------------------------------------------------------
 
     def check_var(self, v: ir.Var, path: str) -> None:
-        self.edges.setdefault(v.name, set())
-        if not v.rules:
-            self.err("V000", f"{path}.rules", f"var {v.name!r} has no defining rule", v.loc)
         unguarded = [r for r in v.rules if r.kind in ("general", "shifted", "scalar", "once") and r.guard is None]
         if len(unguarded) > 1:
             self.err(
@@ -306,7 +296,6 @@ class _Validator:
             self.expr(rule.expr, ctx, f"{rpath}.expr")
             if rule.guard is not None:
                 self.expr(rule.guard, ctx, f"{rpath}.guard")
-        self.check_initial_steps(v, path, at_seen, unguarded)
 
     def rule_shape(self, v: ir.Var, rule: ir.Rule, path: str, at_seen: set[int]) -> _Ctx | None:
         """Check a rule's kind/at/shift; return the context its expressions are evaluated in."""
@@ -329,18 +318,16 @@ class _Validator:
                     rule.loc,
                 )
                 return None
-            if not 0 <= at <= self.horizon:
-                self.err("V014", f"{path}.at", f"step {at} is outside 0..{self.horizon}", rule.loc)
             if at in at_seen:
                 self.err("V000", f"{path}.at", f"var {v.name!r} is defined twice at step {at}", rule.loc)
             at_seen.add(at)
-            return _Ctx("rule", owner=v.name, absolute=at)
+            return _Ctx("rule", owner=v.name)
         if rule.kind == "once":  # a whole-run value: computed once, at step `at` (None: the last step)
             if len(v.rules) != 1 or rule.guard is not None:
                 self.err("V000", path, f"var {v.name!r}: a once rule is the variable's only rule, unguarded", rule.loc)
             if rule.at is not None and not 0 <= rule.at <= self.horizon:
                 self.err("V014", f"{path}.at", f"step {rule.at} is outside 0..{self.horizon}", rule.loc)
-            return _Ctx("rule", owner=v.name, absolute=self.horizon if rule.at is None else rule.at)
+            return _Ctx("rule", owner=v.name)
         if rule.at is not None:
             self.err("V000", f"{path}.at", f"a {rule.kind} rule has no 'at' (got {rule.at})", rule.loc)
         if rule.kind == "shifted" and rule.shift < 1:
@@ -348,32 +335,7 @@ class _Validator:
             return None
         if rule.kind != "shifted" and rule.shift != 0:
             self.err("V000", f"{path}.shift", f"a {rule.kind} rule has shift 0, got {rule.shift}", rule.loc)
-        return _Ctx("rule", owner=v.name, shift=rule.shift)
-
-    def check_initial_steps(self, v: ir.Var, path: str, at_seen: set[int], unguarded: list[ir.Rule]) -> None:
-        """A recurrence x[t+k] = … needs literal values for steps 0..k-1 (unless a general rule covers them)."""
-        if any(r.kind in ("general", "scalar") for r in v.rules) or len(unguarded) != 1:
-            return
-        rule = unguarded[0]
-        if rule.kind != "shifted":
-            return
-        needed = min(rule.shift, self.horizon + 1)  # steps 0..needed-1 need a literal rule each
-        given = sum(1 for s in at_seen if 0 <= s < needed)
-        if given < needed:
-            missing = []  # the first few, found in at most len(at_seen) + 5 steps
-            s = 0
-            while len(missing) < 5 and s < needed:
-                if s not in at_seen:
-                    missing.append(str(s))
-                s += 1
-            more = needed - given - len(missing)
-            self.err(
-                "V000",
-                f"{path}.rules",
-                f"var {v.name!r} has no value at step(s) "
-                f"{', '.join(missing)}{f' and {more} more' if more > 0 else ''}: the recurrence needs initial values",
-                rule.loc,
-            )
+        return _Ctx("rule", owner=v.name)
 
     def check_order(self) -> None:
         order = self.model.order
@@ -393,24 +355,29 @@ class _Validator:
             )
             self.err("V001", "model.order", f"the evaluation order must list every variable once ({detail})")
             return
+        if self.cycles:
+            return  # a cycle is reported by the time analysis: no order can satisfy it
         position = {n: i for i, n in enumerate(order)}
         for name in order:
             for dep in sorted(self.edges.get(name, ())):
-                if dep == name:
+                if dep in position and position[dep] > position[name]:
                     self.err(
                         "V001",
                         "model.order",
-                        f"var {name!r} reads itself at the same step (cycle)",
+                        f"var {name!r} reads {dep!r} at the same step but comes before it in the evaluation order",
                         self.vars[name].loc,
                     )
-                elif position[dep] > position[name]:
-                    self.err(
-                        "V001",
-                        "model.order",
-                        f"var {name!r} reads {dep!r} at the same step but comes "
-                        f"before it in the evaluation order (or they form a cycle)",
-                        self.vars[name].loc,
-                    )
+
+    def check_time(self) -> None:
+        """The time analysis every compiled model went through (pel.ir.timeflow), on the program as it is:
+        future reads (V006), steps outside 0..T_max (V014), recurrences without initial values and variables
+        without a rule (V000), same-step cycles (V001); its same-step edges check the stored order."""
+
+        def report(kind: str, message: str, loc: ir.Loc, hint: str | None, path: str) -> None:
+            self.cycles = self.cycles or kind == "cycle"
+            self.err(timeflow.CODES[kind][1], path, message, loc, hint)
+
+        self.edges = timeflow.analyze(self.model, report, classify=False).edges
 
     # -- functions ------------------------------------------------------------------------------
 
@@ -454,7 +421,7 @@ class _Validator:
                 )
             if c.lookahead < 0:
                 self.err("V006", f"{path}.lookahead", f"lookahead must be >= 0, got {c.lookahead}", c.loc)
-            ctx = _Ctx("step", lookahead=max(c.lookahead, 0))
+            ctx = _Ctx("step")
             self.expr(c.condition, ctx, f"{path}.condition")
             for j, part in enumerate(c.message):
                 if (part.text is None) == (part.expr is None):
@@ -620,35 +587,17 @@ class _Validator:
             if e.name not in ctx.locals:
                 self.err("V002", path, f"local {e.name!r} is not in scope", e.loc)
             return
-        if self.resolve(e.name, e.kind, ("param", "var"), ctx, path, e.loc) and e.kind == "var":
-            self.read_at_t(e.name, ctx, path, e.loc)
-
-    def read_at_t(self, name: str, ctx: _Ctx, path: str, loc: ir.Loc) -> None:
-        """An unindexed read means step t: the rule's t (t = s - k in a shifted rule x[t+k])."""
-        offsets = self.relative(("t", 0), ctx)
-        if offsets is not None:
-            self.read_var(name, offsets, ctx, path, loc)
+        self.resolve(e.name, e.kind, ("param", "var"), ctx, path, e.loc)
 
     def expr_Index(self, e: ir.Index, ctx: _Ctx, path: str) -> None:
         self.expr(e.index, ctx, f"{path}.index")
-        if not self.resolve(e.name, e.kind, ("param", "var", "array"), ctx, path, e.loc) or e.kind != "var":
-            return
-        form = _affine(e.index, self.horizon)
-        if form is not None and form[0] is None:
-            step = form[1]
-            if not 0 <= step <= self.horizon:
-                shown = step if abs(step) < 10**15 else f"{float(step):.6g}"  # not a 300-digit integer
-                self.err("V014", f"{path}.index", f"step {shown} is outside 0..{self.horizon}", e.loc)
-        offsets = self.relative(form, ctx)
-        if offsets is not None:
-            self.read_var(e.name, offsets, ctx, path, e.loc)
+        self.resolve(e.name, e.kind, ("param", "var", "array"), ctx, path, e.loc)
 
     def expr_SeriesRef(self, e: ir.SeriesRef, ctx: _Ctx, path: str) -> None:
         self.resolve(e.name, e.kind, ("param", "var", "array"), ctx, path, e.loc)
 
     def expr_Changes(self, e: ir.Changes, ctx: _Ctx, path: str) -> None:
-        if self.resolve(e.name, e.kind, ("param", "var"), ctx, path, e.loc) and e.kind == "var":
-            self.read_at_t(e.name, ctx, path, e.loc)
+        self.resolve(e.name, e.kind, ("param", "var"), ctx, path, e.loc)
 
     def expr_Binary(self, e: ir.Binary, ctx: _Ctx, path: str) -> None:
         """A chain in a loop: node k of it is `path.left[k]` (k levels down the left operands)."""
@@ -698,13 +647,8 @@ class _Validator:
             self.err("V000", f"{path}.aggregation_type", f"unknown aggregation {e.aggregation_type!r}", e.loc)
         self.expr(e.start, ctx, f"{path}.start")
         self.expr(e.end, ctx, f"{path}.end")
-        lo = self.relative(_affine(e.start, self.horizon), ctx)
-        hi = self.relative(_affine(e.end, self.horizon), ctx)
-        # An unknown start (a constant bound in a per-step rule) reaches back: only the end decides whether
-        # the range covers the current step. An unknown end is a whole-run aggregate: no same-step edge.
-        span = None if hi is None else (_FAR_PAST if lo is None else lo[0], hi[1])
         old = ctx.locals.get(e.var, _UNBOUND)
-        ctx.locals[e.var] = span  # bound in place for the body and the filter (no copy of the scope)
+        ctx.locals[e.var] = None  # bound in place for the body and the filter (no copy of the scope)
         try:
             self.expr(e.body, ctx, f"{path}.body")
             if e.filter is not None:
@@ -814,30 +758,6 @@ class _Validator:
             self.param_edges.setdefault(ctx.owner, set()).add(name)
         return True
 
-    def relative(self, form: tuple[str | None, int] | None, ctx: _Ctx) -> tuple[int, int] | None:
-        """Range of steps an index form reads, relative to the step being computed (None: unknown)."""
-        if form is None or ctx.mode in ("free", "param"):
-            return None
-        base, c = form
-        if base == "t":
-            return (c - ctx.shift, c - ctx.shift) if ctx.absolute is None else (c, c)
-        if base is None:
-            return None if ctx.absolute is None else (c - ctx.absolute, c - ctx.absolute)
-        span = ctx.locals.get(base)
-        return None if span is None else (span[0] + c, span[1] + c)
-
-    def read_var(self, name: str, offsets: int | tuple[int, int], ctx: _Ctx, path: str, loc: ir.Loc) -> None:
-        """Record a read of var `name` at relative steps `offsets`: a same-step edge or a future read (V006)."""
-        lo, hi = (offsets, offsets) if isinstance(offsets, int) else offsets
-        if ctx.mode == "rule":
-            if lo <= 0 <= hi:
-                self.edges.setdefault(ctx.owner, set()).add(name)
-            if lo > 0:
-                self.err("V006", path, f"the rule for {ctx.owner!r} reads {name!r} {lo} step(s) ahead", loc)
-        elif ctx.mode == "step" and lo > ctx.lookahead:
-            self.err("V006", path, f"reads {name!r} {lo} step(s) ahead (lookahead {ctx.lookahead})", loc)
-
-
 # ---------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------
@@ -881,32 +801,6 @@ def _cycles(nodes: Mapping[str, object], edges: Mapping[str, set[str]]) -> list[
                 path.append(dep)
                 work.append(iter(sorted(edges.get(dep, ()))))
     return found
-
-
-def _affine(e: ir.Expr, horizon: int, depth: int = 0) -> Affine | None:
-    """An index as (base, constant): base "t", a local name, or None for a constant step; None if not affine
-    (or nested deeper than an index plausibly is: it is then checked at run time)."""
-    if depth > 64:
-        return None
-    if isinstance(e, ir.Literal):
-        v = e.value
-        if isinstance(v, float) and not isinstance(v, bool) and math.isfinite(v) and v.is_integer():
-            return None, int(v)
-        return None
-    if isinstance(e, ir.Ref):
-        if e.kind == "time":
-            return "t", 0
-        if e.kind == "horizon":
-            return None, horizon
-        if e.kind == "local":
-            return e.name, 0
-        return None
-    if isinstance(e, ir.Unary) and e.op == "-":
-        inner = _affine(e.operand, horizon, depth + 1)
-        return (None, -inner[1]) if inner is not None and inner[0] is None else None
-    if isinstance(e, ir.Binary) and e.op in ("+", "-"):
-        return combine(_affine(e.left, horizon, depth + 1), _affine(e.right, horizon, depth + 1), e.op)
-    return None
 
 
 def _dist_problems(kind: str, v: dict[str, float | None]) -> list[str]:

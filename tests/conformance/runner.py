@@ -273,17 +273,19 @@ def compile_case(source: str) -> Compiled:
 
 def _compile_model(model: ast.Model, source: str):
     """`pipeline.compile_source` from the AST on (same stages, same order)."""
-    from pel.frontend import checker, lower, provenance, timecheck
+    from pel.frontend import checker, lower, provenance
     from pel.ir import hashing, validate
     from pel.pipeline import Compilation
 
     bag = DiagnosticBag()
     checked = checker.check(model, bag)
     prov = provenance.collect(model, bag)
-    times = timecheck.analyze(model, bag, checked.horizon)
     if bag.has_errors():
+        lower.time_errors(checked, prov, bag, source_file="<case>")
         raise CompileError(bag.errors + bag.warnings, source)
-    program = lower.lower(checked, prov, times, bag, source_file="<case>")
+    program = lower.lower(checked, prov, bag, source_file="<case>")
+    if bag.has_errors():  # the time analysis (E03xx)
+        raise CompileError(bag.errors + bag.warnings, source)
     program = hashing.with_hashes(program)
     try:
         validate.validate(program)

@@ -1,12 +1,11 @@
 """Lowering checked ASTs to IR: units compiled to per-step floats, rule kinds, refs, constraints, policies."""
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from pel.diagnostics import DiagnosticBag
-from pel.frontend import ast
+from pel.frontend import provenance
 from pel.frontend.checker import check
 from pel.frontend.lower import lower
 from pel.ir import nodes as ir
@@ -41,72 +40,16 @@ TUTORIAL = """model RevenueForecasting {
 """
 
 
-# ---------------------------------------------------------------------------------------------
-# Minimal stand-ins for provenance.collect / timecheck.analyze (used when those modules are absent)
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Prov:
-    by_name: dict = field(default_factory=dict)
-    correlations: list = field(default_factory=list)
-
-
-@dataclass
-class _Time:
-    order: list
-    lookahead: dict
-    rules: dict
-
-
-def _prov_standin(model: ast.Model) -> _Prov:
-    out = _Prov()
-    for p in model.of(ast.ParamDecl):
-        fields = {f.key: f.value for f in p.provenance.fields}
-        out.by_name[p.name] = ir.Provenance(fields["source"].value, fields["method"].value,
-                                            float(fields["confidence"].value))
-    return out
-
-
-def _time_standin(model: ast.Model) -> _Time:
-    rules: dict[str, list] = {}
-    for item in model.items:
-        if isinstance(item, ast.VarDecl):
-            rules.setdefault(item.name, [])
-            if item.value is not None:
-                rules[item.name].append(item)
-        elif isinstance(item, ast.SeriesRule):
-            rules.setdefault(item.name, []).append(item)
-    lookahead = {}
-    for c in model.of(ast.ConstraintDecl):
-        k = 0
-        for n in c.walk():
-            if isinstance(n, ast.Binary) and n.op == "+" and isinstance(n.left, ast.Name) and n.left.id == "t" \
-                    and isinstance(n.right, ast.Number):
-                k = max(k, int(n.right.value))
-        lookahead[c.name] = k
-    return _Time(list(rules), lookahead, rules)
-
-
 def compile_ir(source: str, strict: bool = False) -> tuple[ir.Program, DiagnosticBag]:
     model = parser.parse(source, "m.pel")
     bag = DiagnosticBag()
     checked = check(model, bag, strict=strict)
     assert not bag.errors, [d.header() for d in bag.errors]
-    try:
-        from pel.frontend import provenance
-
-        prov = provenance.collect(model, bag, strict=strict)
-    except ImportError:
-        prov = _prov_standin(model)
-    try:
-        from pel.frontend import timecheck
-
-        time = timecheck.analyze(model, bag, checked.horizon)
-    except ImportError:
-        time = _time_standin(model)
+    prov = provenance.collect(model, bag, strict=strict)
     assert not bag.errors, [d.header() for d in bag.errors]
-    return lower(checked, prov, time, bag, source_file="m.pel"), bag
+    program = lower(checked, prov, bag, source_file="m.pel")
+    assert not bag.errors, [d.header() for d in bag.errors]
+    return program, bag
 
 
 def small(body: str) -> ir.Model:

@@ -1,22 +1,56 @@
-"""Time checks: causality, initial values, same-step cycles, horizon bounds, undefined vars, order, lookahead."""
+"""Time checks (pel.ir.timeflow, run by the frontend on the IR it lowers): causality, initial values, same-step
+cycles, horizon bounds, undefined vars, order, lookahead."""
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
 
 import pytest
 
 from pel.diagnostics import DiagnosticBag, Span
-from pel.frontend import ast
+from pel.frontend import ast, checker, lower, provenance
 from pel.frontend.parser import parse
-from pel.frontend.timecheck import TimeInfo, analyze
+from pel.ir import nodes as ir
 from tests.conftest import corpus_labels
 from tests.frontend.pass_util import only, parse_corpus_model
 
+PROV = '{ source: "test", method: "observed", confidence: 1.0 }'
 
-def run(body: str, horizon: int = 36) -> tuple[TimeInfo, DiagnosticBag, str]:
-    source = "model M {\n" + body + "\n}\n"
+
+@dataclass
+class Info:
+    """What the time analysis settled in the IR."""
+
+    model: ir.Model | None
+
+    @property
+    def order(self) -> list[str]:
+        return list(self.model.order) if self.model else []
+
+    @property
+    def whole_run(self) -> dict[str, int | None]:
+        return {v.name: r.at for v in self.model.vars for r in v.rules if r.kind == "once"} if self.model else {}
+
+    @property
+    def lookahead(self) -> dict[str, int]:
+        return {c.name: c.lookahead for c in self.model.constraints} if self.model else {}
+
+    def kinds(self, name: str) -> list[str]:
+        return [r.kind for v in self.model.vars if v.name == name for r in v.rules] if self.model else []
+
+
+def run(body: str, horizon: int = 36) -> tuple[Info, DiagnosticBag, str]:
+    """Check and lower a model (parameters get a provenance block); the time findings are in the bag."""
+    body = re.sub(r"^(param [^\n]*)$", lambda m: f"{m.group(1)} {PROV}", body, flags=re.M)
+    source = "model M {\n" + body + f"\nsimulate for {horizon}mo\n}}\n"
     bag = DiagnosticBag()
-    info = analyze(parse(source, "m.pel"), bag, horizon)
-    return info, bag, source
+    model = parse(source, "m.pel")
+    checked = checker.check(model, bag)
+    prov = provenance.collect(model, bag)
+    assert not bag.errors, [d.header() for d in bag.errors]
+    program = lower.lower(checked, prov, bag, source_file="m.pel")
+    return Info(program.model), bag, source
 
 
 def errors(bag: DiagnosticBag) -> list[str]:
@@ -99,7 +133,7 @@ def test_recurrence_without_initial_value_is_E0303() -> None:
 def test_recurrence_with_initial_value_or_general_rule_is_fine() -> None:
     _, bag, _ = run(series("r") + "\nr[0] = 1.0\nr[t+1] = r[t] * 2")
     assert errors(bag) == []
-    _, bag, _ = run("var r[0] = 1.0\nvar r2[t] = 1.0\nr2[t+1] = r2[t]")
+    _, bag, _ = run("var r[0] = 1.0\nr[t+1] = r[t]\nvar r2[t] = 1.0")
     assert "E0303" not in errors(bag)
 
 
@@ -161,13 +195,13 @@ def test_declared_but_never_defined_is_E0305() -> None:
 def test_bare_assignment_after_declaration_defines_the_var() -> None:
     info, bag, _ = run("var x: Fraction\nx = 1.0")
     assert errors(bag) == []
-    assert [type(n).__name__ for n in info.rules["x"]] == ["SeriesRule"]
+    assert info.kinds("x") == ["scalar"]
 
 
 def test_rules_are_collected_per_variable() -> None:
     info, _, _ = run("var x[0] = 1.0\nx[t+1] = x[t]\nvar y = x")
-    assert [type(n).__name__ for n in info.rules["x"]] == ["VarDecl", "SeriesRule"]
-    assert [type(n).__name__ for n in info.rules["y"]] == ["VarDecl"]
+    assert info.kinds("x") == ["initial", "shifted"]
+    assert info.kinds("y") == ["scalar"]
 
 
 def test_guarded_rule_form() -> None:
@@ -218,45 +252,12 @@ def test_constraint_lookahead_is_the_largest_future_offset() -> None:
     )
     info, bag, _ = run(body)
     assert errors(bag) == []
-    assert info.lookahead == {"ahead": 2, "now": 0}
-
-
-# -- hand-built AST --------------------------------------------------------------------------------------
-
-
-def test_hand_built_ast() -> None:
-    sp = Span("h.pel", 1, 1, 1, 9)
-    t = ast.Name(sp, "t")
-    ahead = ast.Index(sp, ast.Name(sp, "x"), ast.Binary(sp, "+", t, ast.Number(sp, 1.0, "1", True)))
-    model = ast.Model(
-        sp,
-        "H",
-        (
-            ast.VarDecl(sp, "x", None, None),
-            ast.SeriesRule(
-                sp, "x", ast.IndexPattern(sp, None, 0), ast.Binary(sp, "*", ahead, ast.Number(sp, 0.9, "0.9"))
-            ),
-            ast.VarDecl(sp, "y", None, ast.Name(sp, "x")),
-        ),
-    )
-    bag = DiagnosticBag()
-    info = analyze(model, bag, 12)
-    assert errors(bag) == ["E0300"]
-    assert info.order == ["x", "y"]
+    assert info.lookahead == {"ahead_1": 2, "ahead_2": 1, "now": 0}  # each clause is a constraint of its own
 
 
 # -- the shared corpus ---------------------------------------------------------------------------------
 
 VALID = [r["file"] for r in corpus_labels() if r["label"] == "valid"]
-STEPS = {"mo": 1, "q": 3, "y": 12}
-
-
-def _horizon(model: ast.Model) -> int:
-    for sim in model.of(ast.SimulateDecl):
-        h = sim.horizon
-        if isinstance(h, ast.DurationLit) and h.unit in STEPS:
-            return int(h.amount * STEPS[h.unit])
-    return 12
 
 
 @pytest.mark.skipif(not VALID, reason="../shared/corpus is not present")
@@ -264,6 +265,8 @@ def _horizon(model: ast.Model) -> int:
 def test_corpus_valid_models_have_no_time_errors(name: str) -> None:
     model = parse_corpus_model(name)
     bag = DiagnosticBag()
-    info = analyze(model, bag, _horizon(model))
+    checked = checker.check(model, bag)
+    prov = provenance.collect(model, bag)
+    program = lower.lower(checked, prov, bag, source_file=name)
     assert errors(bag) == []
-    assert sorted(info.order) == sorted({v.name for v in model.of(ast.VarDecl)})
+    assert sorted(program.model.order) == sorted({v.name for v in model.of(ast.VarDecl)})
