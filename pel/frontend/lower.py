@@ -30,9 +30,7 @@ def lower(checked: CheckedModel, prov, bag: DiagnosticBag, *, source_file: str =
     lowerer = _Lowerer(checked, prov, bag, source_file)
     program = lowerer.program()
     flow = _time_analysis(lowerer, program.model, bag)
-    model = timeflow.settle(program.model, flow)
-    model = dataclasses.replace(model, vars=lowerer.mark_time_varying(model.vars))
-    return dataclasses.replace(program, model=model)
+    return dataclasses.replace(program, model=timeflow.settle(program.model, flow))
 
 
 def time_errors(checked: CheckedModel, prov, bag: DiagnosticBag, *, source_file: str = "<string>") -> None:
@@ -337,33 +335,6 @@ class _Lowerer:
                                       node.span, f"write `{name}[t] = …` with the right side shifted"))
         return ir.Rule("shifted", value, shift=pattern.offset, guard=guard, loc=loc)
 
-    def mark_time_varying(self, varlist: tuple[ir.Var, ...]) -> tuple[ir.Var, ...]:  # after the time analysis
-        """Which variables change from step to step: series, policy targets, and what reads t, a series, a draw or
-        one of them. Spread over a worklist of readers, so the cost stays linear however long a chain is."""
-        targets = self.c.policy_targets
-        varying = {v.name for v in varlist if v.series or v.name in targets}
-        once = {v.name for v in varlist if any(r.kind == "once" for r in v.rules)}  # one value for the whole run
-        readers: dict[str, list[str]] = {}  # var -> the unindexed variables that read it at the current step
-        for v in varlist:
-            if v.name in varying or v.name in once:
-                continue
-            if any(r.guard is not None or _reads_varying(r.expr, set(), targets) for r in v.rules):
-                varying.add(v.name)
-                continue
-            for r in v.rules:
-                for x in _walk_ir(r.expr):
-                    if isinstance(x, ir.Ref) and x.kind == "var":
-                        readers.setdefault(x.name, []).append(v.name)
-        work = list(varying)
-        while work:
-            for reader in readers.get(work.pop(), ()):
-                if reader not in varying:
-                    varying.add(reader)
-                    work.append(reader)
-        return tuple(
-            ir.Var(v.name, v.type, v.rules, v.series, v.name in varying, v.mutable, v.loc) for v in varlist
-        )
-
     # ------------------------------------------------------------------ expressions
     def expr(self, e: ast.Expr, ctx: _Ctx) -> ir.Expr:  # noqa: C901
         loc = loc_of(e)
@@ -641,33 +612,6 @@ def _time_names(node: ast.Node) -> tuple[str, ...]:
     if pattern is None or pattern.literal is not None or pattern.var == "t":
         return ("t",)
     return ("t", pattern.var)
-
-
-def _walk_ir(e: object):
-    """Every IR expression node under e (dataclass fields, tuples)."""
-    stack = [e]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, ir.Expr):
-            yield x
-            for name in x.__slots__:
-                stack.append(getattr(x, name))
-        elif isinstance(x, tuple):
-            stack.extend(x)
-
-
-def _reads_varying(e: ir.Expr, varying: set[str], targets: set[str]) -> bool:
-    for x in _walk_ir(e):
-        if isinstance(x, ir.Ref) and (x.kind == "time" or x.kind == "var" and x.name in varying
-                                      or x.kind == "param" and x.name in targets):
-            return True
-        if isinstance(x, ir.Index) and (x.kind == "var" or x.kind == "param" and x.name in targets):
-            return True
-        if isinstance(x, ir.SeriesRef) and x.kind == "var":
-            return True
-        if isinstance(x, ir.Distribution | ir.Changes):
-            return True
-    return False
 
 
 def _trigger_type(e: ast.Expr, checked: CheckedModel) -> str:

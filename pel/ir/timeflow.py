@@ -127,8 +127,9 @@ def analyze(model: ir.Model, report: Report, *, classify: bool, incomplete: froz
 
 
 def settle(model: ir.Model, flow: Flow) -> ir.Model:
-    """`model` with what the analysis found written in: the order, `once` rules for whole-run variables, the
-    constraints' lookahead, and the step of each constraint checked once."""
+    """`model` with what the analysis found written in: the order, `once` rules for whole-run variables, which
+    variables change from step to step, the constraints' lookahead, and the step of each constraint checked
+    once."""
     varlist = []
     for v in model.vars:
         if v.name in flow.whole_run:
@@ -136,6 +137,8 @@ def settle(model: ir.Model, flow: Flow) -> ir.Model:
                           if r.kind == "scalar" else r for r in v.rules)
             v = replace(v, rules=rules)
         varlist.append(v)
+    varying = time_varying(varlist, _policy_targets(model))
+    varlist = [replace(v, time_varying=v.name in varying) for v in varlist]
     constraints = []
     for i, c in enumerate(model.constraints):
         c = replace(c, lookahead=flow.lookahead.get(i, 0))
@@ -146,6 +149,59 @@ def settle(model: ir.Model, flow: Flow) -> ir.Model:
             c = replace(c, scope=scope)
         constraints.append(c)
     return replace(model, vars=tuple(varlist), order=tuple(flow.order), constraints=tuple(constraints))
+
+
+def time_varying(varlist: list[ir.Var], targets: set[str]) -> set[str]:
+    """The variables whose value changes from step to step (code generation keeps the others out of the loop over
+    steps): series, policy targets, and what reads t, a series, a draw, a change, a policy-changed parameter or one
+    of them at the current step (a whole-run value is one value). Spread over a worklist of readers, so the cost
+    stays linear however long a chain is."""
+    varying = {v.name for v in varlist if v.series or v.name in targets}
+    once = {v.name for v in varlist if any(r.kind == "once" for r in v.rules)}
+    readers: dict[str, list[str]] = {}  # var -> the unindexed variables that read it at the current step
+    for v in varlist:
+        if v.name in varying or v.name in once:
+            continue
+        if any(r.guard is not None or _reads_varying(r.expr, targets) for r in v.rules):
+            varying.add(v.name)
+            continue
+        for r in v.rules:
+            for x in _walk(r.expr):
+                if isinstance(x, ir.Ref) and x.kind == "var":
+                    readers.setdefault(x.name, []).append(v.name)
+    work = list(varying)
+    while work:
+        for reader in readers.get(work.pop(), ()):
+            if reader not in varying:
+                varying.add(reader)
+                work.append(reader)
+    return varying
+
+
+def _reads_varying(e: ir.Expr, targets: set[str]) -> bool:
+    for x in _walk(e):
+        if isinstance(x, ir.Ref) and (x.kind == "time" or x.kind == "param" and x.name in targets):
+            return True
+        if isinstance(x, ir.Index) and (x.kind == "var" or x.kind == "param" and x.name in targets):
+            return True
+        if isinstance(x, ir.SeriesRef) and x.kind == "var":
+            return True
+        if isinstance(x, ir.Distribution | ir.Changes):
+            return True
+    return False
+
+
+def _policy_targets(model: ir.Model) -> set[str]:
+    """The names some policy assigns (parameters and variables)."""
+    names: set[str] = set()
+    stack = [a for p in model.policies for a in p.actions]
+    while stack:
+        a = stack.pop()
+        if isinstance(a, ir.Action):
+            names.add(a.target)
+        elif isinstance(a, ir.If):
+            stack += [*a.then, *a.else_]
+    return names
 
 
 class _Analyzer:
@@ -204,7 +260,7 @@ class _Analyzer:
         for v in self.model.vars:
             if v.type.kind in ("Array", "List") or any(isinstance(r.expr, ir.ArrayLiteral) for r in v.rules):
                 self.arrays.add(v.name)
-        targets = self.policy_targets()
+        targets = _policy_targets(self.model)
         unindexed: dict[str, ir.Expr] = {}
         for i, v in enumerate(self.model.vars):
             if v.name in self.arrays or not v.rules or self.var_index[v.name] != i:
@@ -236,17 +292,6 @@ class _Analyzer:
                 if reader not in queued and reader not in self.varying:
                     work.append(reader)
                     queued.add(reader)
-
-    def policy_targets(self) -> set[str]:
-        names: set[str] = set()
-        stack = [a for p in self.model.policies for a in p.actions]
-        while stack:
-            a = stack.pop()
-            if isinstance(a, ir.Action):
-                names.add(a.target)
-            elif isinstance(a, ir.If):
-                stack += [*a.then, *a.else_]
-        return names
 
     def reach(self, e: ir.Expr) -> _Reach:
         """When the value of `e` (an unindexed variable, a constraint condition, an output) can be known."""
