@@ -240,11 +240,10 @@ class ExprGen:
         """A left-nested chain is walked bottom-up in a loop; long ones go through temporaries so that no
         generated line nests deeper than MAX_NEST parentheses. Texts compare once, here: the kernel holds
         numbers only."""
-        if e.op in ("==", "!="):
-            a, b = self.text_value(e.left), self.text_value(e.right)
-            if a is not None and b is not None:
-                return ("True" if (a == b) == (e.op == "==") else "False"), "b"
-        first, nodes = ir.left_spine(e)
+        decided = self.text_compare(e)
+        if decided is not None:
+            return decided, "b"
+        first, nodes = self.spine(e)
         code, typ = self.expr(first, ctx, em)
         if len(nodes) > SPINE_INLINE and not ctx.in_func:  # a very long chain: segments in helper functions
             for k in range(0, len(nodes), SPINE_INLINE):
@@ -253,6 +252,22 @@ class ExprGen:
                                          code, typ, ctx, em)
             return code, typ
         return self.links(nodes, code, typ, ctx, em)
+
+    def spine(self, e: ir.Binary) -> tuple[ir.Expr, list[ir.Binary]]:
+        """`ir.left_spine`, stopping at a comparison of texts (decided on its own, in x_Binary)."""
+        nodes: list[ir.Binary] = []
+        x: ir.Expr = e
+        while isinstance(x, ir.Binary) and self.text_compare(x) is None:
+            nodes.append(x)
+            x = x.left
+        return x, nodes[::-1]
+
+    def text_compare(self, e: ir.Binary) -> str | None:
+        """"True" or "False" for `==` / `!=` of two texts known before the run, else None."""
+        if e.op not in ("==", "!="):
+            return None
+        a, b = self.text_value(e.left), self.text_value(e.right)
+        return None if a is None or b is None else ("True" if (a == b) == (e.op == "==") else "False")
 
     def links(self, nodes: list[ir.Binary], code: str, typ: str, ctx: Ctx, em: Emitter) -> tuple[str, str]:
         """Apply the chain's nodes to the value of its left part, in order."""
@@ -566,6 +581,9 @@ class ExprGen:
 
     def c_count(self, e, ctx, em):  # noqa: ANN001, ANN201
         return self._series_fn(e, ctx, em, "rt.s_count({a}, {n})", "(1.0 if {} != 0.0 else 0.0)")
+
+    def c_product(self, e, ctx, em):  # noqa: ANN001, ANN201
+        return self._series_fn(e, ctx, em, "float(np.prod({a}[:{n}]))", "{}")
 
     def c_npv(self, e, ctx, em):  # noqa: ANN001, ANN201
         self._n(e, 2)

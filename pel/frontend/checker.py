@@ -72,12 +72,7 @@ ARG_KIND_TEXT = lang_funcs.KIND_TEXT
 
 def builtin_kinds(fn: str, n: int) -> tuple[str, ...] | None:
     """The kinds of the `n` arguments of built-in `fn`, or None when `n` is not an arity it takes."""
-    if fn in VARIADIC and n >= 2:
-        return ("num",) * n
-    f = lang_funcs.get(fn)
-    if not len(f.required) <= n <= len(f.kinds):
-        return None
-    return f.kinds[:n]
+    return lang_funcs.arg_kinds(fn, n)
 
 
 def _signature_text(fn: str) -> str:
@@ -730,6 +725,9 @@ class _Checker:
                            "functions take numbers", fp.type.span if fp.type is not None else f.span,
                            "pass the numbers one by one, or compute the aggregate (`sum(xs)`) before the call")
         ret = self.resolve(f.returns) if f.returns is not None else None
+        if ret is not None and ret.kind == "String":  # texts are decided when the model compiles, never computed
+            self.error("E0100", f"function '{f.name}' returns String: functions compute numbers", f.returns.span,
+                       "take the text as a parameter and compare it in the function (`if shape == \"linear\" …`)")
         self.out.func_types.setdefault(f.name, (list(local.values()), ret or UNKNOWN))
         env = Env(locals=local, returns=[], expected_return=ret)
         self.stmts(f.body, env)
@@ -1474,6 +1472,13 @@ class _Checker:
             return elem
         if fn in ("sum", "avg", "mean"):
             return elem
+        if fn == "product":  # a product of n amounts would carry n units: only plain numbers multiply here
+            plain = step_normalize(elem, self.step) or elem
+            if plain.kind != "num" or not plain.dimensionless:
+                self.error("E0200", f"'product' multiplies plain numbers (fractions), found {type_text(elem)}",
+                           e.args[0].span, "multiply amounts with `*`, one factor at a time")
+                return UNKNOWN
+            return FRACTION
         if fn in lang_funcs.FINANCE:
             return self.finance_type(e, fn, args)
         if fn == "lookup":

@@ -5,6 +5,12 @@ Every function a model reaches through an import is copied into the model under 
 makes `stdlib.unit_econ.ltv_simple`). A dot cannot occur in a PEL identifier, so these names never collide
 with the model's own, messages show them as written, and the IR carries the imported code itself: it runs
 without any source file and its hash covers what was imported.
+
+An imported module may declare one name several times with different numbers of parameters (overloads:
+`accounts_receivable(revenue, dso)` and `accounts_receivable(revenue, dso, terms)`). Each overload is copied
+as `<name>/<arity>` and a call picks the one whose arity is the call's count of arguments (positional and
+named); when none has it, the nearest, so that the checker reports the arity. Last, functions that take arrays
+or texts are specialised for each call (pel.frontend.specialize).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 
 from pel.diagnostics import CompileError, DiagnosticBag, Span
-from pel.frontend import ast
+from pel.frontend import ast, specialize
 
 __all__ = ["STDLIB_MODULES", "resolve", "stdlib_functions", "stdlib_source"]
 
@@ -39,10 +45,11 @@ def stdlib_functions() -> dict[str, str]:
 
 @dataclass
 class _Module:
-    """One loaded module: its functions (already namespaced) by their local name."""
+    """One loaded module: the namespaced name of each of its functions, by local name (an overloaded name maps to
+    its overload set, `_Resolver.overloads`)."""
 
     key: str  # "stdlib.unit_econ" or the resolved file path: what cycles are detected on
-    funcs: dict[str, ast.FuncDecl] = field(default_factory=dict)
+    funcs: dict[str, str] = field(default_factory=dict)
 
 
 class _Resolver:
@@ -50,6 +57,8 @@ class _Resolver:
         self.bag = bag
         self.loading: list[str] = []  # module keys being loaded, outermost first
         self.out: dict[str, ast.FuncDecl] = {}  # namespaced name -> function copied into the model
+        self.overloads: dict[str, dict[int, str]] = {}  # namespaced name -> {arity: name of that overload}
+        self.preludes: set[str] = set()  # shipped modules loaded for bare calls
 
     # ------------------------------------------------------------------ one namespace (the model or a module)
     def namespace(self, model: ast.Model, base_dir: Path, prefix: str) -> dict[str, str]:
@@ -70,7 +79,7 @@ class _Resolver:
                     elif n in names:
                         self.bag.error("E0601", f"'{n}' is imported twice", imp.span)
                     else:
-                        names[n] = mod.funcs[n].name
+                        names[n] = mod.funcs[n]
                 continue
             if alias in seen_alias:
                 self.bag.error("E0601", f"import alias '{alias}' is already used (line {seen_alias[alias].line})",
@@ -79,17 +88,47 @@ class _Resolver:
             seen_alias[alias] = imp.span
             aliases[alias] = mod
             prefixes[alias] = imp.module
+        copies = self.overload_names(model, prefix) if prefix else {}
         for f in model.of(ast.FuncDecl):
             if prefix:
                 names[f.name] = f"{prefix}{f.name}"
         rewrite = _Rewriter(self, names, aliases, prefixes)
         for f in model.of(ast.FuncDecl):
-            if prefix:
-                copied = dataclasses.replace(f, name=names[f.name])
+            if id(f) in copies:
+                copied = dataclasses.replace(f, name=copies[id(f)])
                 rewrite.rename_calls(copied)  # the module's tree was parsed for this load alone
-                self.out[names[f.name]] = copied
+                self.out[copied.name] = copied
         self.rewriter = rewrite
         return names
+
+    def overload_names(self, model: ast.Model, prefix: str) -> dict[int, str]:
+        """id(func) -> the name its copy gets: `<prefix><name>`, or `<prefix><name>/<arity>` when the module declares
+        the name more than once (two declarations of one arity are E0601)."""
+        groups: dict[str, list[ast.FuncDecl]] = {}
+        for f in model.of(ast.FuncDecl):
+            groups.setdefault(f.name, []).append(f)
+        out: dict[int, str] = {}
+        for name, funcs in groups.items():
+            if len(funcs) == 1:
+                out[id(funcs[0])] = f"{prefix}{name}"
+                continue
+            table = self.overloads.setdefault(f"{prefix}{name}", {})
+            for f in funcs:
+                arity = len(f.params)
+                if arity in table:
+                    self.bag.error("E0601", f"function '{name}' is declared twice with {arity} parameter(s)", f.span,
+                                   "overloads of one name must differ in their number of parameters")
+                    continue
+                table[arity] = out[id(f)] = f"{prefix}{name}/{arity}"
+        return out
+
+    def overload(self, name: str, call: ast.Call) -> str:
+        """The overload of namespaced `name` that `call` picks (by its count of arguments), or `name` itself."""
+        table = self.overloads.get(name)
+        if not table:
+            return name
+        n = len(call.args) + len(call.kwargs)
+        return table[n] if n in table else table[min(table, key=lambda arity: (abs(arity - n), arity))]
 
     def load(self, imp: ast.ImportDecl, base_dir: Path, prefix: str) -> _Module | None:
         """The module `imp` names, loaded and copied in under `prefix`; None (after an error) when it cannot be."""
@@ -145,7 +184,7 @@ class _Resolver:
             self.rewriter = outer
         finally:
             self.loading.pop()
-        return _Module(key, {f.name: self.out[f"{prefix}{f.name}"] for f in model.of(ast.FuncDecl)})
+        return _Module(key, {f.name: f"{prefix}{f.name}" for f in model.of(ast.FuncDecl)})
 
     def unknown(self, name: str, module: str, mod: _Module, span: Span) -> None:
         close = difflib.get_close_matches(name, list(mod.funcs), n=1, cutoff=0.6)
@@ -156,10 +195,10 @@ class _Resolver:
     def prelude(self, name: str) -> str:
         """The namespaced name of shipped stdlib function `name`, loaded on first use."""
         mod = stdlib_functions()[name]
-        qualified = f"stdlib.{mod}.{name}"
-        if qualified not in self.out:
+        if mod not in self.preludes:
+            self.preludes.add(mod)
             self.module(stdlib_source(mod), f"stdlib.{mod}", Path("."), f"stdlib.{mod}.")
-        return qualified
+        return f"stdlib.{mod}.{name}"
 
 
 class _Rewriter:
@@ -190,12 +229,12 @@ class _Rewriter:
             if f.attr not in mod.funcs:
                 self.owner.unknown(f.attr, self.modules[f.base.id], mod, f.span)
                 return e
-            return dataclasses.replace(e, func=ast.Name(f.span, mod.funcs[f.attr].name))
+            return dataclasses.replace(e, func=ast.Name(f.span, self.owner.overload(mod.funcs[f.attr], e)))
         if isinstance(f, ast.Name):
             if f.id in self.names:
-                return dataclasses.replace(e, func=ast.Name(f.span, self.names[f.id]))
+                return dataclasses.replace(e, func=ast.Name(f.span, self.owner.overload(self.names[f.id], e)))
             if f.id in stdlib_functions() and f.id not in self.defined:
-                return dataclasses.replace(e, func=ast.Name(f.span, self.owner.prelude(f.id)))
+                return dataclasses.replace(e, func=ast.Name(f.span, self.owner.overload(self.owner.prelude(f.id), e)))
         return e
 
 
@@ -210,6 +249,6 @@ def resolve(model: ast.Model, file: str, bag: DiagnosticBag) -> ast.Model:
     r.rewriter.defined = {i.name for i in model.items if hasattr(i, "name")} | set(BUILTINS)
     for item in model.items:
         r.rewriter.rename_calls(item)
-    if not r.out:
-        return model
-    return dataclasses.replace(model, items=(*r.out.values(), *model.items))
+    if r.out:
+        model = dataclasses.replace(model, items=(*r.out.values(), *model.items))
+    return specialize.expand(model, bag)

@@ -51,6 +51,7 @@ _FUNCS = (
     Func("sum", (SERIES,), aggregate=True, reads="whole"),
     Func("avg", (SERIES,), aliases=("mean",), aggregate=True, reads="whole"),
     Func("count", (SERIES,), aggregate=True, reads="whole"),
+    Func("product", (SERIES,), aggregate=True, reads="whole"),
     Func("length", (SERIES,), aliases=("len",), aggregate=True, reads="whole"),
     Func("npv", (SERIES, NUM), words=("cash_flows", "rate"), aggregate=True, reads="whole"),
     Func("irr", (SERIES,), aggregate=True, reads="whole"),
@@ -82,6 +83,17 @@ DELAYS = {"smooth": 1, "delay1": 1, "delay3": 3}  # stages of each system-dynami
 def get(name: str) -> Func:
     """The record of a built-in called `name` (an alias resolved); KeyError for a name that is none."""
     return FUNCTIONS[ALIASES.get(name, name)]
+
+
+def arg_kinds(name: str, n: int) -> tuple[str, ...] | None:
+    """The kinds of the `n` arguments of built-in `name`, or None when `n` is not an arity it takes (two or more
+    arguments of a variadic function are numbers: `min(a, b)`; one is a series: `min(xs)`)."""
+    f = get(name)
+    if f.variadic and n >= 2:
+        return (NUM,) * n
+    if not len(f.required) <= n <= len(f.kinds):
+        return None
+    return f.kinds[:n]
 
 
 def canonical(name: str) -> str:
