@@ -544,6 +544,10 @@ class Model(Node):
     items: tuple[Item, ...]
     imports: tuple[ImportDecl, ...] = ()
     name_span: Span | None = None
+    # a call of one of these names picks among its functions by the types of its arguments (the checker does):
+    # stdlib overloads of one name and arity, e.g. effective_headcount(ramped, ramping, progress) and
+    # effective_headcount(total, avg_tenure, ramp_time)
+    overloads: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def of(self, cls: type) -> list:
         """Items of one class, in declaration order."""

@@ -139,6 +139,7 @@ class CheckedModel:
     strict: bool = False
     horizon_set: bool = False  # `simulate for …` present
     func_types: dict[str, tuple[list[PelType], PelType]] = field(default_factory=dict)  # name -> (params, return)
+    call_targets: dict[int, str] = field(default_factory=dict)  # id(call) -> the overload its argument types chose
 
 
 @dataclass
@@ -219,6 +220,7 @@ class _Checker:
         self.inferring: set[str] = set()
         self.checked_rules: set[int] = set()
         self.imports: dict[str, str] = {}
+        self.overload_sets = dict(model.overloads)  # a name -> its functions told apart by argument types
 
     # ------------------------------------------------------------------ diagnostics
     def error(self, code: str, msg: str, span: Span | None, hint: str | None = None) -> None:
@@ -1334,6 +1336,8 @@ class _Checker:
         fname = e.func.id
         args = [self.expr(a, env) for a in e.args]
         kw = {k.name: self.expr(k.value, env) for k in e.kwargs}
+        if fname in self.overload_sets:
+            return self.overloaded_call(e, fname, args, kw)
         sym = self.symbols.get(fname)
         if sym is not None and sym.kind == "func":
             return self.user_call(e, sym.node, args, kw)
@@ -1346,6 +1350,37 @@ class _Checker:
         code = env.undefined_code if env.undefined_code != "E0503" else "E0600"
         self.error(code, f"undefined function '{fname}'", e.func.span, self.did_you_mean(fname, ("func",)) or (
             "built-ins: " + ", ".join(sorted(BUILTINS - {"len"}))))
+        return UNKNOWN
+
+    def overloaded_call(self, e: ast.Call, fname: str, args: list[PelType], kw: dict[str, PelType]) -> PelType:
+        """A call of a name that has several functions of its arity (stdlib overloads): the one whose parameters
+        take the arguments' types, tried without reporting; none, or more than one, is E0100 listing the forms."""
+        if any(a.unknown for a in [*args, *kw.values()]):
+            return UNKNOWN  # an argument that failed its own check: reported there
+        candidates = [self.symbols[n].node for n in self.overload_sets[fname]
+                      if n in self.symbols and self.symbols[n].kind == "func"]
+        fits = []
+        for f in candidates:
+            saved, self.bag = self.bag, DiagnosticBag()
+            try:
+                self.user_call(e, f, args, kw)
+                if not self.bag.has_errors():
+                    fits.append(f)
+            finally:
+                self.bag = saved
+        if len(fits) == 1:
+            self.out.call_targets[id(e)] = fits[0].name
+            return self.user_call(e, fits[0], args, kw)
+        shown = fname.rsplit(".", 1)[-1].split("/")[0]
+
+        def form(f: ast.FuncDecl) -> str:
+            params = zip(f.params, self.func_sig(f)[0], strict=True)
+            return f"{shown}({', '.join(f'{p.name}: {type_text(t)}' for p, t in params)})"
+
+        forms = "; ".join(form(f) for f in candidates)
+        given = ", ".join(type_text(a) for a in [*args, *kw.values()])
+        self.error("E0100", f"{'no form' if not fits else 'more than one form'} of '{shown}' takes ({given})",
+                   e.span, f"its forms: {forms}")
         return UNKNOWN
 
     def user_call(self, e: ast.Call, f: ast.FuncDecl, args: list[PelType], kw: dict[str, PelType]) -> PelType:

@@ -59,6 +59,7 @@ class _Resolver:
         self.out: dict[str, ast.FuncDecl] = {}  # namespaced name -> function copied into the model
         self.overloads: dict[str, dict[int, str]] = {}  # namespaced name -> {arity: name of that overload}
         self.preludes: set[str] = set()  # shipped modules loaded for bare calls
+        self.typed_sets: dict[str, list[str]] = {}  # overloads of one name and arity, told apart by their types
 
     # ------------------------------------------------------------------ one namespace (the model or a module)
     def namespace(self, model: ast.Model, base_dir: Path, prefix: str) -> dict[str, str]:
@@ -103,7 +104,9 @@ class _Resolver:
 
     def overload_names(self, model: ast.Model, prefix: str) -> dict[int, str]:
         """id(func) -> the name its copy gets: `<prefix><name>`, or `<prefix><name>/<arity>` when the module declares
-        the name more than once (two declarations of one arity are E0601)."""
+        the name more than once. Several declarations of one arity are `<prefix><name>/<arity>#<k>`, and a call of
+        that arity names their set, `<prefix><name>/<arity>`, which the checker resolves by the argument types
+        (`typed_sets`). Two declarations with the same parameter types are E0601."""
         groups: dict[str, list[ast.FuncDecl]] = {}
         for f in model.of(ast.FuncDecl):
             groups.setdefault(f.name, []).append(f)
@@ -113,13 +116,25 @@ class _Resolver:
                 out[id(funcs[0])] = f"{prefix}{name}"
                 continue
             table = self.overloads.setdefault(f"{prefix}{name}", {})
+            by_arity: dict[int, list[ast.FuncDecl]] = {}
             for f in funcs:
-                arity = len(f.params)
-                if arity in table:
-                    self.bag.error("E0601", f"function '{name}' is declared twice with {arity} parameter(s)", f.span,
-                                   "overloads of one name must differ in their number of parameters")
+                by_arity.setdefault(len(f.params), []).append(f)
+            for arity, same in by_arity.items():
+                table[arity] = f"{prefix}{name}/{arity}"
+                if len(same) == 1:
+                    out[id(same[0])] = table[arity]
                     continue
-                table[arity] = out[id(f)] = f"{prefix}{name}/{arity}"
+                seen: dict[tuple, ast.FuncDecl] = {}
+                for k, f in enumerate(same, 1):
+                    key = tuple(_type_key(p.type) for p in f.params)
+                    if key in seen:
+                        self.bag.error("E0601", f"function '{name}' is declared twice with the same parameter types",
+                                       f.span, "overloads of one name differ in their number of parameters or in "
+                                       "their types")
+                        continue
+                    seen[key] = f
+                    out[id(f)] = f"{table[arity]}#{k}"
+                    self.typed_sets.setdefault(table[arity], []).append(out[id(f)])
         return out
 
     def overload(self, name: str, call: ast.Call) -> str:
@@ -250,5 +265,13 @@ def resolve(model: ast.Model, file: str, bag: DiagnosticBag) -> ast.Model:
     for item in model.items:
         r.rewriter.rename_calls(item)
     if r.out:
-        model = dataclasses.replace(model, items=(*r.out.values(), *model.items))
+        model = dataclasses.replace(model, items=(*r.out.values(), *model.items),
+                                    overloads=tuple((k, tuple(v)) for k, v in r.typed_sets.items()))
     return specialize.expand(model, bag)
+
+
+def _type_key(t: ast.TypeExpr | None) -> object:
+    """A parameter's declared type, without its location (to tell two overloads' signatures apart)."""
+    if t is None:
+        return None
+    return t.name, tuple(_type_key(a) for a in t.args), t.per

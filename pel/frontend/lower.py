@@ -432,7 +432,7 @@ class _Lowerer:
         raise CompileError(simple("E0100", "record members are not supported by the runtime yet", e.span))
 
     def call(self, e: ast.Call, ctx: _Ctx) -> ir.Expr:
-        fname = e.func.id
+        fname = self.c.call_targets.get(id(e), e.func.id)  # an overload chosen by its argument types
         loc = loc_of(e)
         if fname in self.c.funcs:
             f = self.c.funcs[fname]

@@ -16,19 +16,15 @@ VALID = [r["file"] for r in LABELS if r["label"] == "valid"]
 ERRORS = [(r["file"], r["expected_code"]) for r in LABELS if r["label"] == "error"]
 OTHER = [r["file"] for r in LABELS if r["label"] not in ("valid", "error", "needs-stdlib")]
 # needs-stdlib models call the shipped standard library (pel/stdlib) without an import; these still fail:
-STDLIB_GAPS = {
-    "tutorial_07_stdlib_functions_block_10.pel": "effective_headcount(total, avg_tenure, ramp_time) is another "
-                                                 "function than the stdlib's effective_headcount(ramped, ramping, "
-                                                 "progress): same name and arity, other parameter types, and PEL "
-                                                 "overloads by arity only",
-}
+STDLIB_GAPS: dict[str, str] = {}  # none left: each one compiles and runs, or is refused below for its own reason
 # needs-stdlib models whose refusal is the right outcome: (phase, first code, words of the report)
 STDLIB_REFUSED = {
     # a sketch of how modules combine: arpu, churn, cac and the other inputs are never declared, and inventing
     # them would not be the tutorial's model
     "tutorial_07_stdlib_functions_block_11.pel": ("compile", "E0600", "undefined identifier 'arpu'"),
     # cohort_retention(initial_size:, retention_rates: [...]) gives an array as long as the curve (6 months);
-    # the model reads retention_curve[t] over the default 12-month horizon, so step 6 is out of range
+    # the model reads retention_curve[t] over the default 12-month horizon, so step 6 is out of range (it runs
+    # over the steps its data covers: test_cohort_curve_runs_over_the_steps_it_covers)
     "tutorial_07_stdlib_functions_block_30.pel": ("run", "E0301", "at t=6"),
 }
 STDLIB = [
@@ -106,3 +102,13 @@ def test_needs_stdlib_model_refused_with_code(name: str) -> None:
         pel.compile(MODELS / name).run("deterministic")
     assert info.value.diagnostics[0].code == code, info.value.render()
     assert where in info.value.render()
+
+
+@needs_shared
+def test_cohort_curve_runs_over_the_steps_it_covers() -> None:
+    """tutorial_07 block 30 reads a 6-point retention curve by t: within its data it runs, with the tutorial's
+    values (retention_curve[t] = 1000 * rate[t], revenue = that * $99)."""
+    rates = [1.0, 0.60, 0.40, 0.30, 0.25, 0.22]
+    result = pel.compile(MODELS / "tutorial_07_stdlib_functions_block_30.pel").run("deterministic", steps=5)
+    assert list(result["monthly_revenue"].mean) == pytest.approx([1000 * r * 99 for r in rates], rel=1e-12)
+    assert result.to_dict()["warnings"] == []  # 220 at t = 5: the cohort stays at or above 200 within its data
