@@ -552,3 +552,57 @@ class Model(Node):
     def of(self, cls: type) -> list:
         """Items of one class, in declaration order."""
         return [i for i in self.items if isinstance(i, cls)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Printing
+# ---------------------------------------------------------------------------------------------
+
+
+def source_text(e: Expr | None) -> str:
+    """The right-hand side as written (reconstructed from the AST)."""
+    if e is None:
+        return ""
+    return _text(e)
+
+
+def _text(e: Node) -> str:  # noqa: C901
+    if isinstance(e, Number | Money | Percent | DurationLit):
+        return e.text if not isinstance(e, Money) else e.symbol + e.text.lstrip(e.symbol)
+    if isinstance(e, String):
+        return '"' + e.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(e, Bool):
+        return "true" if e.value else "false"
+    if isinstance(e, Name):
+        return e.id
+    if isinstance(e, Member):
+        return f"{_text(e.base)}.{e.attr}"
+    if isinstance(e, Index):
+        return f"{_text(e.base)}[{_text(e.index)}]"
+    if isinstance(e, Binary):  # ((a + b) + c): the same text as the recursion gave, built in a loop
+        first, nodes = left_spine(e)
+        pieces = ["(" * (len(nodes) - 1), _wrap(first)]
+        for k, node in enumerate(nodes):
+            pieces.append(f"{') ' if k else ' '}{node.op} {_wrap(node.right)}")
+        return "".join(pieces)
+    if isinstance(e, Unary):
+        return f"{e.op}{_wrap(e.operand)}"
+    if isinstance(e, Dist | Call):
+        head = e.dist if isinstance(e, Dist) else _text(e.func)
+        args = [_text(a) for a in e.args] + [f"{k.name}={_text(k.value)}" for k in e.kwargs]
+        return f"{head}({', '.join(args)})"
+    if isinstance(e, IfExpr):
+        tail = f" else {_text(e.else_)}" if e.else_ is not None else ""
+        return f"if {_text(e.cond)} then {_text(e.then)}{tail}"
+    if isinstance(e, ArrayLit):
+        return "[" + ", ".join(_text(x) for x in e.elements) + "]"
+    if isinstance(e, RangeExpr):
+        return f"{_text(e.start)}..{_text(e.end)}"
+    if isinstance(e, Comprehension):
+        cond = f" if {_text(e.cond)}" if e.cond is not None else ""
+        return f"{e.func}({_text(e.body)} for {e.var} in {_text(e.start)}..{_text(e.end)}{cond})"
+    return type(e).__name__
+
+
+def _wrap(e: Node) -> str:
+    return f"({_text(e)})" if isinstance(e, Binary | IfExpr) else _text(e)

@@ -214,7 +214,7 @@ class _Lowerer:
             raise self.internal(f"parameter '{p.name}' reached lowering without provenance", p)
         factor = self.c.coercions.get(id(p.value), 1.0)
         ctx = _Ctx(owner=-1)
-        value_text = _source_text(p.value)
+        value_text = ast.source_text(p.value)
         if id(p.value) in self.c.dists:
             dist = self.distribution(self.c.dists[id(p.value)], ctx, factor, site=-1)
             return ir.Param(p.name, type_info(t, self.step), None, dist, provenance,
@@ -625,52 +625,3 @@ def _trigger_type(e: ast.Expr, checked: CheckedModel) -> str:
     model_names = [n for n in names if isinstance(n, ast.Name) and n.id in checked.symbols
                    and checked.symbols[n.id].kind in ("param", "var")]
     return "threshold" if model_names else "time"
-
-
-def _source_text(e: ast.Expr | None) -> str:
-    """The right-hand side as written (reconstructed from the AST)."""
-    if e is None:
-        return ""
-    return _text(e)
-
-
-def _text(e: ast.Node) -> str:  # noqa: C901
-    if isinstance(e, ast.Number | ast.Money | ast.Percent | ast.DurationLit):
-        return e.text if not isinstance(e, ast.Money) else e.symbol + e.text.lstrip(e.symbol)
-    if isinstance(e, ast.String):
-        return '"' + e.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(e, ast.Bool):
-        return "true" if e.value else "false"
-    if isinstance(e, ast.Name):
-        return e.id
-    if isinstance(e, ast.Member):
-        return f"{_text(e.base)}.{e.attr}"
-    if isinstance(e, ast.Index):
-        return f"{_text(e.base)}[{_text(e.index)}]"
-    if isinstance(e, ast.Binary):  # ((a + b) + c): the same text as the recursion gave, built in a loop
-        first, nodes = ast.left_spine(e)
-        pieces = ["(" * (len(nodes) - 1), _wrap(first)]
-        for k, node in enumerate(nodes):
-            pieces.append(f"{') ' if k else ' '}{node.op} {_wrap(node.right)}")
-        return "".join(pieces)
-    if isinstance(e, ast.Unary):
-        return f"{e.op}{_wrap(e.operand)}"
-    if isinstance(e, ast.Dist | ast.Call):
-        head = e.dist if isinstance(e, ast.Dist) else _text(e.func)
-        args = [_text(a) for a in e.args] + [f"{k.name}={_text(k.value)}" for k in e.kwargs]
-        return f"{head}({', '.join(args)})"
-    if isinstance(e, ast.IfExpr):
-        tail = f" else {_text(e.else_)}" if e.else_ is not None else ""
-        return f"if {_text(e.cond)} then {_text(e.then)}{tail}"
-    if isinstance(e, ast.ArrayLit):
-        return "[" + ", ".join(_text(x) for x in e.elements) + "]"
-    if isinstance(e, ast.RangeExpr):
-        return f"{_text(e.start)}..{_text(e.end)}"
-    if isinstance(e, ast.Comprehension):
-        cond = f" if {_text(e.cond)}" if e.cond is not None else ""
-        return f"{e.func}({_text(e.body)} for {e.var} in {_text(e.start)}..{_text(e.end)}{cond})"
-    return type(e).__name__
-
-
-def _wrap(e: ast.Node) -> str:
-    return f"({_text(e)})" if isinstance(e, ast.Binary | ast.IfExpr) else _text(e)

@@ -442,7 +442,7 @@ class _Specializer:
     def same(self, a: int | None, b: int | None, node: ast.Node) -> int | None:
         if a is not None and b is not None and a != b:
             raise self.refuse("E0622", f"arrays of {a} and {b} elements are combined element by element in "
-                              f"`{_text(node)}`", "give the arrays the same length")
+                              f"`{ast.source_text(node)}`", "give the arrays the same length")
         return a if a is not None else b
 
     def shape(self, e: ast.Expr, env: _Env) -> int | None:  # noqa: C901 - one case per kind of node
@@ -481,9 +481,9 @@ class _Specializer:
         """The elements of array `e` (`what`, for a message), each a number expression."""
         n = self.shape(e, env)
         if n is None:
-            raise self.refuse("E0622", f"{what or f'`{_text(e)}`'} must be an array, found a number")
+            raise self.refuse("E0622", f"{what or f'`{ast.source_text(e)}`'} must be an array, found a number")
         if n > 1 and _draws(e):
-            raise self.refuse("E0622", f"`{_text(e)}` draws a distribution in an array")
+            raise self.refuse("E0622", f"`{ast.source_text(e)}` draws a distribution in an array")
         return [self.scalar(e, env, k) for k in range(n)]
 
     def scalar(self, e: ast.Expr, env: _Env, elem: int | None,  # noqa: C901 - one case per kind of node
@@ -505,7 +505,7 @@ class _Specializer:
                 return e
             bounds = _range_bounds(e)
             if bounds is None:
-                raise self.refuse("E0622", f"the range `{_text(e)}` needs constant bounds")
+                raise self.refuse("E0622", f"the range `{ast.source_text(e)}` needs constant bounds")
             return _number(e.span, bounds[0] + self.element(e, elem))
         if isinstance(e, ast.Index) and isinstance(e.base, ast.Name) and e.base.id in env.arrays:
             return self.index(e, env)
@@ -523,7 +523,7 @@ class _Specializer:
 
     def element(self, e: ast.Expr, elem: int | None) -> int:
         if elem is None:
-            raise self.refuse("E0622", f"the array `{_text(e)}` is used where a number is needed",
+            raise self.refuse("E0622", f"the array `{ast.source_text(e)}` is used where a number is needed",
                               "reduce it (`sum(xs)`, `max(xs)`) or take one element (`xs[0]`)")
         return elem
 
@@ -531,11 +531,11 @@ class _Specializer:
         items = env.arrays[e.base.id]  # type: ignore[attr-defined]
         k = _const_int(self.scalar(e.index, env, None))
         if k is None:
-            raise self.refuse("E0622", f"`{_text(e)}`: an array parameter can only be indexed with a constant "
+            raise self.refuse("E0622", f"`{ast.source_text(e)}`: an array parameter can only be indexed with a constant "
                               "(or inside `sum(… for i in a..b)`)", "combine arrays element by element: `sum(xs * ys)`")
         if not 0 <= k < len(items):
-            raise self.refuse("E0301", f"`{_text(e)}`: index {k} is outside the {len(items)} elements of "
-                              f"'{_text(e.base)}'")
+            raise self.refuse("E0301", f"`{ast.source_text(e)}`: index {k} is outside the {len(items)} elements of "
+                              f"'{ast.source_text(e.base)}'")
         return items[k]
 
     def call_in_body(self, e: ast.Call, env: _Env, elem: int | None) -> ast.Expr:
@@ -559,7 +559,7 @@ class _Specializer:
         """`sum(xs[i] * w for i in 0..length(xs) - 1)` as `sum([xs[0] * w, xs[1] * w, …])`."""
         lo, hi = _const_int(self.scalar(e.start, env, None)), _const_int(self.scalar(e.end, env, None))
         if lo is None or hi is None or e.cond is not None:
-            raise self.refuse("E0622", f"`{_text(e)}` goes over an array: it needs constant bounds and no `if`",
+            raise self.refuse("E0622", f"`{ast.source_text(e)}` goes over an array: it needs constant bounds and no `if`",
                               "combine arrays element by element instead: `sum(xs * ys)`")
         items = tuple(self.scalar(e.body, env.with_number(e.var, k), None) for k in range(lo, hi + 1))
         return ast.Call(e.span, ast.Name(e.span, e.func), (ast.ArrayLit(e.span, items),))
@@ -632,28 +632,3 @@ def _draws(e: ast.Node) -> bool:
 
 def _mentions(e: ast.Node, env: _Env) -> bool:
     return any(isinstance(n, ast.Name) and (n.id in env.arrays or n.id in env.texts) for n in e.walk())
-
-
-def _text(node: ast.Node) -> str:
-    """A short spelling of an expression for a message."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Number | ast.Percent | ast.DurationLit | ast.Money):
-        return node.text
-    if isinstance(node, ast.String):
-        return json.dumps(node.value)
-    if isinstance(node, ast.Binary):
-        return f"{_text(node.left)} {node.op} {_text(node.right)}"
-    if isinstance(node, ast.Unary):
-        return f"{node.op}{_text(node.operand)}"
-    if isinstance(node, ast.Index):
-        return f"{_text(node.base)}[{_text(node.index)}]"
-    if isinstance(node, ast.Call):
-        return f"{_text(node.func)}({', '.join(_text(a) for a in node.args)})"
-    if isinstance(node, ast.ArrayLit):
-        return f"[{', '.join(_text(a) for a in node.elements)}]"
-    if isinstance(node, ast.RangeExpr):
-        return f"{_text(node.start)}..{_text(node.end)}"
-    if isinstance(node, ast.Comprehension):
-        return f"{node.func}({_text(node.body)} for {node.var} in {_text(node.start)}..{_text(node.end)})"
-    return "…"
