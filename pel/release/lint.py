@@ -17,6 +17,7 @@ from typing import Any
 from pel.diagnostics import PelError
 from pel.ir import fold
 from pel.ir import nodes as ir
+from pel.lang import provenance as lang_prov
 from pel.release.common import (
     Loaded,
     calls,
@@ -29,7 +30,7 @@ from pel.release.common import (
     shape,
 )
 
-DEFAULT_POLICY = "P6M"
+DEFAULT_POLICY = lang_prov.DEFAULT_FRESHNESS
 LEVELS = ("note", "warning", "error")
 _DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
 
@@ -125,12 +126,12 @@ def lint(loaded: Loaded, opts: Options) -> list[Finding]:
 
 def _freshness(p: ir.Param, opts: Options, add: Any) -> None:
     prov = p.provenance
-    validated = extra_field(prov, "validated")
+    validated = extra_field(prov, lang_prov.VALIDATED)
     if validated is None:
         if prov.freshness:
             add("L004", "note", f"'{p.name}' must be re-validated every {prov.freshness}; add "
                 f'validated: "YYYY-MM-DD" to judge staleness', p.loc, p.name)
-        elif extra_field(prov, "freshness_not_applicable") is None:
+        elif extra_field(prov, lang_prov.NO_FRESHNESS) is None:
             add("L013", "note", f"'{p.name}' declares no freshness policy", p.loc, p.name)
         return
     try:

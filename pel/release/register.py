@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pel.ir import nodes as ir
+from pel.lang import provenance as lang_prov
 from pel.overrides import param_value
 from pel.release.common import Loaded, extra_field
 
@@ -34,7 +35,7 @@ def entry(p: ir.Param, model: ir.Model, fitted: Fitted | None = None) -> dict[st
         "method": prov.method,
         "confidence": prov.confidence,
         "freshness": prov.freshness,
-        "validated": extra_field(prov, "validated"),
+        "validated": extra_field(prov, lang_prov.VALIDATED),
         "owner": prov.owner,
         "sensitivity_rank": None,  # needs a sensitivity analysis run; not computed by the register
         "notes": prov.notes,
@@ -49,7 +50,7 @@ def completeness(model: ir.Model) -> float:
         return 1.0
     complete = sum(
         1 for p in model.params
-        if p.provenance.freshness or extra_field(p.provenance, "freshness_not_applicable") is not None
+        if p.provenance.freshness or extra_field(p.provenance, lang_prov.NO_FRESHNESS) is not None
     )
     return complete / len(model.params)
 
