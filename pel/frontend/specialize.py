@@ -321,6 +321,8 @@ class _Specializer:
         if bounds is not None:
             return [_number(a.span, k) for k in range(bounds[0], bounds[1] + 1)]
         n = self.model_array(a.id) if isinstance(a, ast.Name) else None
+        if n is None and isinstance(a, ast.Name) and a.id not in self.decls:
+            raise _Refused("E0600", f"undefined identifier '{a.id}'", a.span, checker_reports=True)  # said once
         if n is None:
             raise _Refused("E0622", f"argument '{p.name}' of '{f.name}' must be an array whose length is known when "
                            "the model compiles", a.span, "pass `[…]`, or an array parameter or variable bound to one")
