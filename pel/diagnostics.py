@@ -74,6 +74,8 @@ def render(diag: Diagnostic, source: str | None = None) -> str:
     """`file:line:col: error[CODE]: message`, the source line, a caret under the span, and the hint."""
     lines = [diag.header()]
     span = diag.span
+    if span is not None and span.file in _MODULE_SOURCES:
+        source = _MODULE_SOURCES[span.file]  # a module the model imported: its own text
     if source is not None and span is not None and span.line > 0:
         src_lines = source.splitlines()
         if 0 < span.line <= len(src_lines):
@@ -144,6 +146,15 @@ class PelError(Exception):
 
     def render(self) -> str:
         return "\n".join(render(d, self.source) for d in self.diagnostics)
+
+
+_MODULE_SOURCES: dict[str, str] = {}  # file name in spans -> text, for modules a model imported
+
+
+def register_source(file: str, text: str) -> None:
+    """Remember the text of an imported module (`<stdlib.NAME>` or an imported file's path), so that a diagnostic
+    located in it shows its own line, not the line of the same number in the importing model."""
+    _MODULE_SOURCES[file] = text
 
 
 class CompileError(PelError):

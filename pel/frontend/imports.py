@@ -23,7 +23,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from pel.diagnostics import CompileError, DiagnosticBag, Span
+from pel.diagnostics import CompileError, DiagnosticBag, Span, register_source
 from pel.frontend import ast, specialize
 
 __all__ = ["STDLIB_MODULES", "resolve", "stdlib_functions", "stdlib_source"]
@@ -186,7 +186,9 @@ class _Resolver:
     def module(self, text: str, key: str, base_dir: Path, prefix: str) -> _Module | None:
         from pel.frontend import parser  # the parser imports nothing from this module
 
-        model = parser.parse(text, key if "/" in key or "\\" in key else f"<{key}>")
+        name = key if "/" in key or "\\" in key else f"<{key}>"
+        register_source(name, text)
+        model = parser.parse(text, name)
         for item in model.items:
             if not isinstance(item, ast.FuncDecl):
                 self.bag.error("E0612", f"an imported module may declare only functions; '{key}' declares "

@@ -172,3 +172,15 @@ def test_ir_runs_without_the_sources_and_hash_covers_imports(tmp_path: Path) -> 
     changed = pel.compile(_write_pair(tmp_path, "3"))
     assert changed.run("deterministic").to_dict()["out"]["value"] == 30.0
     assert changed.hash != first.hash
+
+
+def test_an_error_in_an_imported_file_shows_that_file_s_line(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "h.pel").write_text("model h {\n  // a comment line\n  func double(x: Fraction) -> Fraction =\n"
+                                           "    x * $2\n}\n")
+    main = tmp_path / "main.pel"
+    main.write_text('model M {\n  import "lib/h.pel" as h\n  var a: Fraction = h.double(2)\n  var b = 1\n}\n')
+    with pytest.raises(CompileError) as info:
+        pel.compile(main)
+    shown = info.value.render()
+    assert "h.pel:4:5: error[E0100]" in shown and "   4 |     x * $2" in shown, shown  # not main.pel's line 4
