@@ -559,6 +559,13 @@ class Model(Node):
 # ---------------------------------------------------------------------------------------------
 
 
+def shown_name(name: str) -> str:
+    """A function's name as a model calls it: a bare stdlib call's copy `stdlib.hiring.ramp_curve/3` is
+    `ramp_curve`, an aliased one `econ.ltv_simple` stays as written (an overload's `/3` or `/3#2` dropped)."""
+    name = name.split("/", 1)[0]
+    return name.split(".", 2)[2] if name.startswith("stdlib.") and name.count(".") >= 2 else name
+
+
 def source_text(e: Expr | None) -> str:
     """The right-hand side as written (reconstructed from the AST)."""
     if e is None:

@@ -723,12 +723,12 @@ class _Checker:
         for fp in f.params:
             local[fp.name] = self.resolve(fp.type) if fp.type is not None else UNKNOWN
             if local[fp.name].kind in ("Array", "String"):  # the runtime passes numbers to functions
-                self.error("E0100", f"function '{f.name}': parameter '{fp.name}' is {type_text(local[fp.name])}; "
+                self.error("E0100", f"function '{ast.shown_name(f.name)}': parameter '{fp.name}' is {type_text(local[fp.name])}; "
                            "functions take numbers", fp.type.span if fp.type is not None else f.span,
                            "pass the numbers one by one, or compute the aggregate (`sum(xs)`) before the call")
         ret = self.resolve(f.returns) if f.returns is not None else None
         if ret is not None and ret.kind == "String":  # texts are decided when the model compiles, never computed
-            self.error("E0100", f"function '{f.name}' returns String: functions compute numbers", f.returns.span,
+            self.error("E0100", f"function '{ast.shown_name(f.name)}' returns String: functions compute numbers", f.returns.span,
                        "take the text as a parameter and compare it in the function (`if shape == \"linear\" …`)")
         self.out.func_types.setdefault(f.name, (list(local.values()), ret or UNKNOWN))
         env = Env(locals=local, returns=[], expected_return=ret)
@@ -1371,7 +1371,7 @@ class _Checker:
         if len(fits) == 1:
             self.out.call_targets[id(e)] = fits[0].name
             return self.user_call(e, fits[0], args, kw)
-        shown = fname.rsplit(".", 1)[-1].split("/")[0]
+        shown = ast.shown_name(fname)
 
         def form(f: ast.FuncDecl) -> str:
             params = zip(f.params, self.func_sig(f)[0], strict=True)
@@ -1389,24 +1389,24 @@ class _Checker:
         given: dict[str, tuple[PelType, ast.Node]] = {}
         for i, (t, node) in enumerate(zip(args, e.args, strict=True)):
             if i >= len(names):
-                self.error("E0100", f"'{f.name}' takes {len(names)} arguments, {len(args) + len(kw)} given",
+                self.error("E0100", f"'{ast.shown_name(f.name)}' takes {len(names)} arguments, {len(args) + len(kw)} given",
                            e.span)
                 return ret
             given[names[i]] = (t, node)
         for k in e.kwargs:
             if k.name not in names:
-                self.error("E0100", f"'{f.name}' has no parameter '{k.name}'", k.span)
+                self.error("E0100", f"'{ast.shown_name(f.name)}' has no parameter '{k.name}'", k.span)
                 continue
             if k.name in given:
                 self.error("E0100", f"argument '{k.name}' given twice", k.span)
             given[k.name] = (kw[k.name], k.value)
         for pname, ptype in zip(names, params, strict=True):
             if pname not in given:
-                self.error("E0100", f"'{f.name}' is missing argument '{pname}'", e.span)
+                self.error("E0100", f"'{ast.shown_name(f.name)}' is missing argument '{pname}'", e.span)
                 continue
             t, node = given[pname]
-            self.whole_numbers(f.params[names.index(pname)].type, node, f"argument '{pname}' of '{f.name}'")
-            self.assign(ptype, t, node, f"argument '{pname}' of '{f.name}'")
+            self.whole_numbers(f.params[names.index(pname)].type, node, f"argument '{pname}' of '{ast.shown_name(f.name)}'")
+            self.assign(ptype, t, node, f"argument '{pname}' of '{ast.shown_name(f.name)}'")
         return ret
 
     def builtin(self, e: ast.Call, fn: str, args: list[PelType], env: Env) -> PelType:

@@ -179,7 +179,7 @@ class _Specializer:
             if n is None:
                 return self.call(f, call, None, None)
             if n > 1 and _draws(call):
-                raise _Refused("E0622", f"'{f.name}' gives an array, and its arguments draw a distribution: each "
+                raise _Refused("E0622", f"'{ast.shown_name(f.name)}' gives an array, and its arguments draw a distribution: each "
                                "element's call would draw its own", call.span,
                                "draw it in a parameter (`param x: T ~ …`) and pass the parameter")
             return ast.ArrayLit(call.span, tuple(self.call(f, call, None, k) for k in range(n)))
@@ -234,16 +234,16 @@ class _Specializer:
         given = dict(zip(names, call.args, strict=False))
         problem = None
         if len(call.args) > len(names):
-            problem = f"'{f.name}' takes {len(names)} arguments, {len(call.args) + len(call.kwargs)} given"
+            problem = f"'{ast.shown_name(f.name)}' takes {len(names)} arguments, {len(call.args) + len(call.kwargs)} given"
         for kw in call.kwargs:
             if problem is None and kw.name not in names:
-                problem = f"'{f.name}' has no parameter '{kw.name}'"
+                problem = f"'{ast.shown_name(f.name)}' has no parameter '{kw.name}'"
             elif problem is None and kw.name in given:
                 problem = f"argument '{kw.name}' given twice"
             given[kw.name] = kw.value
         missing = [n for n in names if n not in given]
         if missing and problem is None:
-            problem = f"'{f.name}' is missing argument '{missing[0]}'"
+            problem = f"'{ast.shown_name(f.name)}' is missing argument '{missing[0]}'"
         if problem is not None:
             raise _Refused("E0100", problem, self.site or call.span, checker_reports=env is None)
         return given
@@ -271,7 +271,7 @@ class _Specializer:
         if _kind(f.returns) != "array":
             return spread
         if spread is not None:
-            raise self.refuse("E0622", f"'{f.name}' gives an array: it cannot also be applied element by element")
+            raise self.refuse("E0622", f"'{ast.shown_name(f.name)}' gives an array: it cannot also be applied element by element")
         return self.result_length(f, key)
 
     def call(self, f: ast.FuncDecl, call: ast.Call, env: _Env | None, elem: int | None) -> ast.Call:
@@ -295,12 +295,12 @@ class _Specializer:
         text = value.value if isinstance(value, ast.String) else \
             self.model_text(value.id, a.span) if env is None and isinstance(value, ast.Name) else None
         if text is None:
-            raise self.refuse("E0620", f"argument '{p.name}' of '{f.name}' must be a text known when the model "
+            raise self.refuse("E0620", f"argument '{p.name}' of '{ast.shown_name(f.name)}' must be a text known when the model "
                               'compiles', 'write the text itself (`"…"`) or a parameter bound to one '
                               '(`param x: String = "…"`)', a.span if env is None else None)
         accepted = self.accepted(f, p.name)
         if accepted and text not in accepted:
-            raise self.refuse("E0621", f"'{f.name}' does not know the {p.name} {json.dumps(text)}",
+            raise self.refuse("E0621", f"'{ast.shown_name(f.name)}' does not know the {p.name} {json.dumps(text)}",
                               "it accepts " + ", ".join(json.dumps(x) for x in sorted(accepted)),
                               a.span if env is None else None)
         return text
@@ -308,9 +308,9 @@ class _Specializer:
     def array_arg(self, f: ast.FuncDecl, p: ast.FuncParam, a: ast.Expr, env: _Env | None) -> list[ast.Expr]:
         """The elements passed for array parameter `p` (each becomes an argument of the copy)."""
         items = self.model_elements(f, p, a) if env is None else self.whole(a, env, f"argument '{p.name}' of "
-                                                                                  f"'{f.name}'")
+                                                                                  f"'{ast.shown_name(f.name)}'")
         if not items:
-            raise self.refuse("E0622", f"argument '{p.name}' of '{f.name}' is an empty array", None,
+            raise self.refuse("E0622", f"argument '{p.name}' of '{ast.shown_name(f.name)}' is an empty array", None,
                               a.span if env is None else None)
         return items
 
@@ -324,7 +324,7 @@ class _Specializer:
         if n is None and isinstance(a, ast.Name) and a.id not in self.decls:
             raise _Refused("E0600", f"undefined identifier '{a.id}'", a.span, checker_reports=True)  # said once
         if n is None:
-            raise _Refused("E0622", f"argument '{p.name}' of '{f.name}' must be an array whose length is known when "
+            raise _Refused("E0622", f"argument '{p.name}' of '{ast.shown_name(f.name)}' must be an array whose length is known when "
                            "the model compiles", a.span, "pass `[…]`, or an array parameter or variable bound to one")
         return [ast.Index(a.span, a, _number(a.span, k)) for k in range(n)]
 
@@ -358,7 +358,7 @@ class _Specializer:
         if key in self.copies:
             return self.copies[key]
         if key in self.making:
-            raise self.refuse("E0622", f"it calls '{f.name}' again: functions cannot be recursive")
+            raise self.refuse("E0622", f"it calls '{ast.shown_name(f.name)}' again: functions cannot be recursive")
         self.making.add(key)
         self.within.append(f.name)
         try:
