@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from pel.diagnostics import CompileError, DiagnosticBag, PelError, Span, simple
 from pel.frontend import ast
-from pel.frontend.checker import BUILTINS, CheckedModel, DistInfo, literal_value
+from pel.frontend.checker import BUILTINS, CheckedModel, DistInfo
+from pel.frontend.constants import literal_value
 from pel.frontend.types import LIT_UNITS, PelType, steps_in, type_text, unit_label
 from pel.ir import nodes as ir
 from pel.ir import timeflow
@@ -49,12 +50,8 @@ def _time_analysis(lowerer: _Lowerer, model: ir.Model, bag: DiagnosticBag,
 
     def report(kind: str, message: str, loc: ir.Loc, hint: str | None, path: str) -> None:
         span = Span.from_list(lowerer.source_file, list(loc) if loc else None)
-        if kind == "once_scope":  # the IR keeps no location for a scope: point at the source's
-            span = lowerer.scope_spans.get(path.removesuffix(".scope"), span)
-        elif kind == "undefined":  # at the declared name, not the whole declaration
-            node = lowerer.syms[model.vars[int(path.split("[")[1].split("]")[0])].name].node
-            span = getattr(node, "name_span", None) or span
-        bag.error(timeflow.CODES[kind][0], message, span, hint)
+        # where the IR keeps no location precise enough (a scope; a variable's name): the source's own
+        bag.error(timeflow.CODES[kind][0], message, lowerer.source_spans.get(path, span), hint)
 
     return timeflow.analyze(model, report, classify=True, incomplete=incomplete)
 
@@ -110,7 +107,7 @@ class _Lowerer:
     def __init__(self, checked: CheckedModel, prov, bag: DiagnosticBag, source_file: str) -> None:
         self.c = checked
         self.prov = prov
-        self.scope_spans: dict[str, Span] = {}  # IR path of a constraint -> its `for` scope in the source
+        self.source_spans: dict[str, Span] = {}  # IR path -> its source span, where the IR keeps a coarser one
         self.bag = bag
         self.source_file = source_file
         self.step = checked.time_unit
@@ -120,31 +117,20 @@ class _Lowerer:
     # ------------------------------------------------------------------ program
     def program(self) -> ir.Program:
         m = self.c.model
-        var_decls = [n for n, s in self.syms.items() if s.kind == "var"]
         params = tuple(self.param(p, i) for i, p in enumerate(self.params_in_order()))
-        self.rules = self.collect_rules(var_decls)
-        varlist = tuple(self.var(name, i) for i, name in enumerate(var_decls))
-        clause_no = 0
-        constraints = []
-        for decl in m.of(ast.ConstraintDecl):
-            for k, clause in enumerate(decl.clauses):
-                constraints.append(self.constraint(decl, clause, k, clause_no))
-                if decl.scope is not None:
-                    self.scope_spans[f"model.constraints[{clause_no}]"] = decl.scope.span
-                clause_no += 1
-        policies = tuple(self.policy(p, i) for i, p in enumerate(m.of(ast.PolicyDecl)))
+        var_decls, varlist, constraints, policies, outputs, _ = self.timed_parts(partial=False)
         model = ir.Model(
             name=m.name,
             time_unit=self.step,
             time_horizon=self.c.horizon,
             days_per_month=self.c.days_per_month,
             params=params,
-            vars=varlist,
+            vars=tuple(varlist),
             order=tuple(var_decls),  # the time analysis settles the order
             constraints=tuple(constraints),
-            policies=policies,
+            policies=tuple(policies),
             funcs=tuple(self.func(f, i) for i, f in enumerate(m.of(ast.FuncDecl))),
-            outputs=self.outputs(),
+            outputs=tuple(outputs),
             correlations=tuple((a, b, float(r)) for a, b, r in self.prov.correlations),
             simulate=self.simulate(),
             scenarios=self.scenarios(),
@@ -165,46 +151,54 @@ class _Lowerer:
         return CompileError(simple("E9999", f"internal: {msg}", node.span if node else None))
 
     def partial_model(self) -> tuple[ir.Model, frozenset[str]]:
-        """What the time analysis reads of a model with errors, item by item (see `time_errors`), and the
-        variables that could not be lowered."""
+        """What the time analysis reads of a model with errors (see `time_errors`), and the variables that could
+        not be lowered."""
+        var_decls, varlist, constraints, policies, outputs, incomplete = self.timed_parts(partial=True)
+        model = ir.Model(self.c.model.name, self.step, self.c.horizon, self.c.days_per_month, (), tuple(varlist),
+                         tuple(var_decls), tuple(constraints), tuple(policies), outputs=tuple(outputs))
+        return model, frozenset(incomplete)
+
+    def timed_parts(self, *, partial: bool) -> tuple[list[str], list[ir.Var], list[ir.Constraint],
+                                                     list[ir.Policy], list[ir.Output], set[str]]:
+        """The parts the time analysis reads: the variables (with their names in declaration order), constraint
+        clauses, policies and outputs; and the variables that could not be lowered. `partial` (a model the
+        checker refused): an item that cannot be lowered is left out instead of stopping, a variable kept without
+        rules. Records the source spans the IR does not keep (`source_spans`)."""
         m = self.c.model
+
+        def attempt(lower_one, *args):  # noqa: ANN001, ANN202 - one item's lowering, or None when partial fails
+            if not partial:
+                return lower_one(*args)
+            try:
+                return lower_one(*args)
+            except _PARTIAL_FAILURES:
+                return None
+
         var_decls = [n for n, s in self.syms.items() if s.kind == "var"]
         self.rules = self.collect_rules(var_decls)
         varlist, incomplete = [], set()
         for i, name in enumerate(var_decls):
-            try:
-                varlist.append(self.var(name, i))
-            except _PARTIAL_FAILURES:
-                varlist.append(ir.Var(name, ir.TypeInfo("Fraction", "Fraction"), (), False, True))
+            node = self.syms[name].node
+            self.source_spans[f"model.vars[{i}]"] = getattr(node, "name_span", None) or node.span
+            v = attempt(self.var, name, i)
+            if v is None:
+                v = ir.Var(name, ir.TypeInfo("Fraction", "Fraction"), (), False, True)
                 incomplete.add(name)
+            varlist.append(v)
         constraints: list[ir.Constraint] = []
         number = 0
         for decl in m.of(ast.ConstraintDecl):
             for k, clause in enumerate(decl.clauses):
-                try:
-                    constraints.append(self.constraint(decl, clause, k, number))
-                except _PARTIAL_FAILURES:
+                c = attempt(self.constraint, decl, clause, k, number)
+                number += 1
+                if c is None:
                     continue
-                finally:
-                    number += 1
                 if decl.scope is not None:
-                    self.scope_spans[f"model.constraints[{len(constraints) - 1}]"] = decl.scope.span
-        policies, outputs = [], []
-        for i, p in enumerate(m.of(ast.PolicyDecl)):
-            try:
-                policies.append(self.policy(p, i))
-            except _PARTIAL_FAILURES:
-                continue
-        for decl in m.of(ast.OutputDecl):
-            for item in decl.items:
-                try:
-                    value = self.expr(item.value, _Ctx(owner=OUTPUT_OWNER)) if item.value is not None else None
-                except _PARTIAL_FAILURES:
-                    continue
-                outputs.append(ir.Output(item.name, value))
-        model = ir.Model(m.name, self.step, self.c.horizon, self.c.days_per_month, (), tuple(varlist),
-                         tuple(var_decls), tuple(constraints), tuple(policies), outputs=tuple(outputs))
-        return model, frozenset(incomplete)
+                    self.source_spans[f"model.constraints[{len(constraints)}].scope"] = decl.scope.span
+                constraints.append(c)
+        policies = [p for i, d in enumerate(m.of(ast.PolicyDecl)) if (p := attempt(self.policy, d, i)) is not None]
+        outputs = [o for d in m.of(ast.OutputDecl) for item in d.items if (o := attempt(self.output, item)) is not None]
+        return var_decls, varlist, constraints, policies, outputs, incomplete
 
     # ------------------------------------------------------------------ params
     def param(self, p: ast.ParamDecl, index: int) -> ir.Param:
@@ -584,13 +578,9 @@ class _Lowerer:
         raise self.internal(f"unknown action operator {a.op}", a)
 
     # ------------------------------------------------------------------ directives
-    def outputs(self) -> tuple[ir.Output, ...]:
-        out = []
-        for decl in self.c.model.of(ast.OutputDecl):
-            for item in decl.items:
-                out.append(ir.Output(item.name, self.expr(item.value, _Ctx(owner=OUTPUT_OWNER))
-                                     if item.value is not None else None))
-        return tuple(out)
+    def output(self, item: ast.OutputItem) -> ir.Output:
+        return ir.Output(item.name, self.expr(item.value, _Ctx(owner=OUTPUT_OWNER)) if item.value is not None
+                         else None)
 
     def simulate(self) -> ir.Simulate:
         sims = self.c.model.of(ast.SimulateDecl)

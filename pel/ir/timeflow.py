@@ -53,14 +53,15 @@ Report = Callable[[str, str, ir.Loc, "str | None", str], None]  # (kind, message
 @dataclass
 class Flow:
     """What the analysis found: the evaluation order, the whole-run variables (name -> step, END the last), each
-    constraint's lookahead and the step of those checked once (by position in `model.constraints`), and the
-    same-step edges (var -> the vars it reads at its own step)."""
+    constraint's lookahead and the step of those checked once (by position in `model.constraints`), the
+    same-step edges (var -> the vars it reads at its own step), and the names some policy assigns."""
 
     order: list[str] = field(default_factory=list)
     whole_run: dict[str, int | None] = field(default_factory=dict)
     lookahead: dict[int, int] = field(default_factory=dict)
     checked_once: dict[int, int | None] = field(default_factory=dict)
     edges: dict[str, dict[str, ir.Loc]] = field(default_factory=dict)
+    policy_targets: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def settle(model: ir.Model, flow: Flow) -> ir.Model:
                           if r.kind == "scalar" else r for r in v.rules)
             v = replace(v, rules=rules)
         varlist.append(v)
-    varying = time_varying(varlist, _policy_targets(model))
+    varying = time_varying(varlist, flow.policy_targets)
     varlist = [replace(v, time_varying=v.name in varying) for v in varlist]
     constraints = []
     for i, c in enumerate(model.constraints):
@@ -221,7 +222,8 @@ class _Analyzer:
         self.varying: set[str] = set()
 
     def run(self) -> Flow:
-        flow = Flow(edges=self.edges)
+        self.targets = _policy_targets(self.model)
+        flow = Flow(edges=self.edges, policy_targets=self.targets)
         self.classify()
         if not self.classify_rules:
             self.whole = {v.name: (_END if r.at is None else r.at) for v in self.model.vars for r in v.rules
@@ -237,7 +239,7 @@ class _Analyzer:
             if not v.rules and v.name not in self.incomplete:
                 self.report("undefined", f"variable '{v.name}' is declared but never defined", v.loc,
                             f"define it (`{v.name}[t] = …` or `var {v.name} = …`) or make it a `param`",
-                            f"model.vars[{i}].rules")
+                            f"model.vars[{i}]")
         for i, c in enumerate(self.model.constraints):
             self.constraint(i, c, flow)
         for i, p in enumerate(self.model.policies):
@@ -260,7 +262,7 @@ class _Analyzer:
         for v in self.model.vars:
             if v.type.kind in ("Array", "List") or any(isinstance(r.expr, ir.ArrayLiteral) for r in v.rules):
                 self.arrays.add(v.name)
-        targets = _policy_targets(self.model)
+        targets = self.targets
         unindexed: dict[str, ir.Expr] = {}
         for i, v in enumerate(self.model.vars):
             if v.name in self.arrays or not v.rules or self.var_index[v.name] != i:
@@ -331,9 +333,7 @@ class _Analyzer:
             out.per(f"{e.function}(…)", e.loc)
             for arg in e.args[1:]:
                 self._reach(arg, scope, out)
-        elif isinstance(e, ir.Call) and self.aggregate_arg(e) is not None:
-            arg = self.aggregate_arg(e)
-            assert arg is not None
+        elif isinstance(e, ir.Call) and (arg := self.aggregate_arg(e)) is not None:
             what = f"{e.function}({arg.name}{', …' if len(e.args) > 1 else ''})"
             out.fixed(self.whole.get(arg.name, _END), what, e.loc)
             if arg.name in self.whole:
@@ -535,7 +535,7 @@ class _Analyzer:
         for part in parts:
             self.expr(part, frame)
         if c.scope.condition is not None:
-            self.expr(c.scope.condition, _Frame("free", path=f"{path}.scope"))
+            self.expr(c.scope.condition, _Frame("free", path=f"{path}.scope.condition"))
         flow.lookahead[i] = self.max_future
 
     # -- statements and expressions -----------------------------------------------------------------------
