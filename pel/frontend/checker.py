@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from pel.diagnostics import CompileError, DiagnosticBag, Span
 from pel.frontend import ast
+from pel.frontend.constants import literal_value
 from pel.frontend.imports import stdlib_functions
 from pel.frontend.types import (
     BOOLEAN,
@@ -46,8 +47,6 @@ from pel.frontend.types import (
     steps_in,
     type_text,
 )
-from pel.ir import fold
-from pel.ir import nodes as ir
 from pel.lang import distributions as lang_dists
 from pel.lang import functions as lang_funcs
 from pel.lang import units as lang_units
@@ -177,35 +176,6 @@ def _is_zero(e: ast.Expr) -> bool:
     while isinstance(e, ast.Unary) and e.op in "+-":
         e = e.operand
     return isinstance(e, ast.Number | ast.Percent) and e.value == 0
-
-
-def literal_value(e: ast.Expr | None, step_unit: str = "Month") -> float | None:
-    """Numeric value of a constant made of literals (with signs and arithmetic), in step units; None otherwise.
-    Evaluated by the one constant folder (pel.ir.fold) on the literals' IR form."""
-    form = _literal_ir(e, step_unit) if e is not None else None
-    return None if form is None else fold.number(form)
-
-
-def _literal_ir(e: ast.Expr, step_unit: str) -> ir.Expr | None:
-    """The IR of an expression made of number, money, percent and duration literals, signs and binary
-    operators (durations in steps, as lowering writes them), else None. A chain is built in a loop."""
-    if isinstance(e, ast.Number | ast.Money | ast.Percent):
-        return ir.Literal(float(e.value))
-    if isinstance(e, ast.DurationLit):
-        return ir.Literal(float(e.amount * steps_in(LIT_UNITS[e.unit], step_unit)))
-    if isinstance(e, ast.Unary) and e.op in "+-":
-        inner = _literal_ir(e.operand, step_unit)
-        return None if inner is None else ir.Unary(e.op, inner)
-    if isinstance(e, ast.Binary) and e.op in fold.ARITHMETIC:
-        first, nodes = ast.left_spine(e, fold.ARITHMETIC)
-        out = _literal_ir(first, step_unit)
-        for node in nodes:
-            right = _literal_ir(node.right, step_unit)
-            if out is None or right is None:
-                return None
-            out = ir.Binary(node.op, out, right)
-        return out
-    return None
 
 
 class _Checker:
@@ -1359,18 +1329,20 @@ class _Checker:
             return UNKNOWN  # an argument that failed its own check: reported there
         candidates = [self.symbols[n].node for n in self.overload_sets[fname]
                       if n in self.symbols and self.symbols[n].kind == "func"]
-        fits = []
+        fits = []  # (function, its result type, what checking the call against it reported: warnings only)
         for f in candidates:
             saved, self.bag = self.bag, DiagnosticBag()
             try:
-                self.user_call(e, f, args, kw)
+                ret = self.user_call(e, f, args, kw)
                 if not self.bag.has_errors():
-                    fits.append(f)
+                    fits.append((f, ret, self.bag.items))
             finally:
                 self.bag = saved
         if len(fits) == 1:
-            self.out.call_targets[id(e)] = fits[0].name
-            return self.user_call(e, fits[0], args, kw)
+            f, ret, reported = fits[0]
+            self.out.call_targets[id(e)] = f.name
+            self.bag.items.extend(reported)
+            return ret
         shown = ast.shown_name(fname)
 
         def form(f: ast.FuncDecl) -> str:

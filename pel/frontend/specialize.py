@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 from pel.diagnostics import DiagnosticBag, Span
 from pel.frontend import ast
+from pel.frontend.constants import whole_value
 from pel.lang import distributions as lang_dists
 from pel.lang import functions as lang_funcs
 
@@ -531,7 +532,7 @@ class _Specializer:
 
     def index(self, e: ast.Index, env: _Env) -> ast.Expr:
         items = env.arrays[e.base.id]  # type: ignore[attr-defined]
-        k = _const_int(self.scalar(e.index, env, None))
+        k = whole_value(self.scalar(e.index, env, None))
         if k is None:
             raise self.refuse("E0622", f"`{ast.source_text(e)}`: an array parameter can only be indexed with a constant "
                               "(or inside `sum(… for i in a..b)`)", "combine arrays element by element: `sum(xs * ys)`")
@@ -559,7 +560,7 @@ class _Specializer:
 
     def unroll(self, e: ast.Comprehension, env: _Env) -> ast.Expr:
         """`sum(xs[i] * w for i in 0..length(xs) - 1)` as `sum([xs[0] * w, xs[1] * w, …])`."""
-        lo, hi = _const_int(self.scalar(e.start, env, None)), _const_int(self.scalar(e.end, env, None))
+        lo, hi = whole_value(self.scalar(e.start, env, None)), whole_value(self.scalar(e.end, env, None))
         if lo is None or hi is None or e.cond is not None:
             raise self.refuse("E0622", f"`{ast.source_text(e)}` goes over an array: it needs constant bounds and no `if`",
                               "combine arrays element by element instead: `sum(xs * ys)`")
@@ -604,25 +605,10 @@ def _number(span: Span, k: int) -> ast.Number:
     return ast.Number(span, float(k), str(k), True)
 
 
-def _const_int(e: ast.Expr) -> int | None:
-    """The integer a constant index expression denotes (numbers with + - *), else None."""
-    if isinstance(e, ast.Number):
-        return int(e.value) if e.value == int(e.value) else None
-    if isinstance(e, ast.Unary) and e.op in "+-":
-        v = _const_int(e.operand)
-        return None if v is None else (v if e.op == "+" else -v)
-    if isinstance(e, ast.Binary) and e.op in ("+", "-", "*"):
-        a, b = _const_int(e.left), _const_int(e.right)
-        if a is None or b is None:
-            return None
-        return a + b if e.op == "+" else a - b if e.op == "-" else a * b
-    return None
-
-
 def _range_bounds(e: ast.Expr | None) -> tuple[int, int] | None:
     if not isinstance(e, ast.RangeExpr):
         return None
-    lo, hi = _const_int(e.start), _const_int(e.end)
+    lo, hi = whole_value(e.start), whole_value(e.end)
     return None if lo is None or hi is None else (lo, hi)
 
 

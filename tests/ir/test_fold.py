@@ -7,7 +7,7 @@ import math
 import pytest
 
 import pel
-from pel.frontend.checker import literal_value
+from pel.frontend.constants import literal_value
 from pel.frontend.parser import parse
 from pel.ir import fold
 from pel.ir import nodes as ir
