@@ -143,6 +143,18 @@ def _json_float(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
+def _retry_after(config: ServerConfig) -> dict[str, str]:
+    """The header a 503 carries: when to try again (at least a second)."""
+    return {"Retry-After": str(max(1, config.retry_after_s))}
+
+
+def _busy(runner: Runner, metrics: Metrics, what: str, retry: dict[str, str]) -> ApiError:
+    """A request refused because every worker is taken and the queue is full: counted, and a 503 to retry."""
+    metrics.rejected.labels(reason="busy").inc()
+    return ApiError(503, "busy", f"the server is running {runner.max_concurrent} {what} and its queue is full; "
+                                 "retry later", headers=retry)
+
+
 def _fitted_info(f: Fitted) -> FittedInfo:
     d = f.to_dict()
     if not (d["data"].startswith("/models/") and d["data"].endswith("/actuals")):  # not the server's own actuals
@@ -204,7 +216,7 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
     releases = Releases(config.releases_dir, registry, store)
     shadows = Shadows(runner, metrics, config.timeout_s, config.max_concurrent // 2)
     metrics.compiling.set_function(lambda: registry.compiling() + releases.compiling())
-    retry = {"Retry-After": str(max(1, config.retry_after_s))}
+    retry = _retry_after(config)
     scanned = False  # the start-up scan is done (every model found then is loaded, its compile queued)
     ready = not config.warm  # latched: compiles after a reload never take a ready server out of rotation
 
@@ -526,9 +538,7 @@ def create_app(config: ServerConfig, registry: Registry | None = None) -> FastAP
         try:
             report = await runner.run(job, deadline - time.monotonic())
         except Busy:
-            metrics.rejected.labels(reason="busy").inc()
-            raise ApiError(503, "busy", f"the server is running {runner.max_concurrent} jobs and its queue is full; "
-                                        "retry later", headers=retry) from None
+            raise _busy(runner, metrics, "jobs", retry) from None
         except DeadlineExceeded:
             raise ApiError(503, "timeout", f"the drift check passed the request deadline of {config.timeout_s:g} s "
                                            "and was stopped; use a longer window stride or fewer parameters",
@@ -693,14 +703,12 @@ async def _counted_run(entry: Entry, model: Model, req: RunRequest, used: RunSet
                            code=code, request_id=request_id, version=version)
         return elapsed
 
-    retry = {"Retry-After": str(config.retry_after_s)}
+    retry = _retry_after(config)
     metrics.in_flight.inc()
     try:
         result = await runner.run(job, deadline - time.monotonic())
     except Busy:
-        metrics.rejected.labels(reason="busy").inc()
-        raise ApiError(503, "busy", f"the server is running {runner.max_concurrent} models and its queue is full; "
-                                    "retry later", headers=retry) from None
+        raise _busy(runner, metrics, "models", retry) from None
     except DeadlineExceeded:
         elapsed = failed("timeout", "timeout", "timeout")
         raise ApiError(503, "timeout", f"the run passed the request deadline of {config.timeout_s:g} s "
