@@ -178,15 +178,29 @@ def _summary(rules: str, alert: str, labels: dict[str, str]) -> str:
     return re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda g: labels[g.group(1)], m.group(1))
 
 
-def _promtool_tests(rules: str, scrapes: Scrapes) -> dict:
+def promtool_test(tmp_path: Path, rules: str, scrapes: Scrapes, alert_rule_test: list[dict]) -> None:
+    """`promtool check rules` on `rules`, then `promtool test rules`: each of `alert_rule_test` (eval_time,
+    alertname, exp_alerts) on the scraped series, one scrape a minute."""
+    promtool = _promtool()
+    (tmp_path / "rules.yml").write_text(rules)
+    check = subprocess.run([promtool, "check", "rules", "rules.yml"], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+    tests = {"rule_files": ["rules.yml"], "evaluation_interval": "1m",
+             "tests": [{"interval": "1m", "input_series": scrapes.input_series(), "alert_rule_test": alert_rule_test}]}
+    (tmp_path / "test.yml").write_text(json.dumps(tests, indent=1))  # JSON is YAML
+    proc = subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _alert_tests(rules: str, scrapes: Scrapes) -> list[dict]:
     healthy = [{"eval_time": f"{HEALTHY - 1}m", "alertname": a, "exp_alerts": []} for a in ALERTS]
     fired = [{"eval_time": f"{scrapes.count - 1}m", "alertname": a,
               "exp_alerts": [{"exp_labels": labels, "exp_annotations": {"summary": _summary(rules, a, labels)}}
                              for labels in expected]}
              for a, expected in _expected(rules).items()]
-    return {"rule_files": ["rules.yml"], "evaluation_interval": "1m",
-            "tests": [{"interval": "1m", "input_series": scrapes.input_series(),
-                       "alert_rule_test": healthy + fired}]}
+    return healthy + fired
 
 
 @pytest.fixture(scope="module")
@@ -204,15 +218,7 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Scrapes:
 @pytest.mark.parametrize("source", ["tutorial", "docs"])
 def test_alert_rules_fire_on_the_conditions_they_name(source: str, scraped: Scrapes, tmp_path: Path) -> None:
     rules = tutorial_rules() if source == "tutorial" else docs_rules()
-    promtool = _promtool()
-    (tmp_path / "rules.yml").write_text(rules)
-    check = subprocess.run([promtool, "check", "rules", "rules.yml"], cwd=tmp_path, capture_output=True,
-                           text=True, timeout=60)
-    assert check.returncode == 0, check.stdout + check.stderr
-    (tmp_path / "test.yml").write_text(json.dumps(_promtool_tests(rules, scraped), indent=1))  # JSON is YAML
-    proc = subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    promtool_test(tmp_path, rules, scraped, _alert_tests(rules, scraped))
 
 
 def test_the_scrapes_show_each_condition(scraped: Scrapes) -> None:

@@ -5,7 +5,6 @@ restarts and shared with the command line), and the alert rules of docs/serve.md
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from pel.cli import main as pel_main
 from tests.conftest import REPO
 
 from .conftest import MODELS, LiveServer, copy_models, make_config
-from .test_alerts import Scrapes, _promtool, _yaml_block
+from .test_alerts import Scrapes, _promtool, _yaml_block, promtool_test
 
 MakeClient = Callable[..., httpx.Client]
 GROWTH = 0.15  # growth_rate of tests/server/models/revenue.pel, per month
@@ -153,7 +152,7 @@ def test_estimates_survive_a_restart_and_meet_the_command_line(make_client: Make
 @pytest.mark.slow
 def test_drift_alerts_fire(tmp_path: Path) -> None:
     """docs/serve.md's drift rules: silent while the actuals follow the model, firing an hour after growth halves."""
-    promtool = _promtool()
+    _promtool()  # skips before the server starts when promtool is absent
     rules = _yaml_block((REPO / "docs" / "serve.md").read_text(encoding="utf-8"), "# alerting/pel_drift.yml")
     minutes = 70
     config = make_config(copy_models(tmp_path / "models"), drift_window=6)
@@ -167,30 +166,20 @@ def test_drift_alerts_fire(tmp_path: Path) -> None:
         drifted = c.get("/models/revenue/drift").json()["parameters"]["growth_rate"]
         for _ in range(minutes):
             scrapes.take()
-    (tmp_path / "rules.yml").write_text(rules)
-    check = subprocess.run([promtool, "check", "rules", "rules.yml"], cwd=tmp_path, capture_output=True, text=True,
-                           timeout=60)
-    assert check.returncode == 0, check.stdout + check.stderr
     labels = {"model": "revenue", "parameter": "growth_rate", "severity": "warning"}
     distance = f"{abs(drifted['distance_se']):.1f}"
-    tests = {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": [{
-        "interval": "1m", "input_series": scrapes.input_series(),
-        "alert_rule_test": [
-            *({"eval_time": f"{minutes - 1}m", "alertname": a, "exp_alerts": []}
-              for a in ("ParameterDrift", "ParameterOutsideDeclaredRange")),
-            {"eval_time": f"{minutes + 30}m", "alertname": "ParameterDrift", "exp_alerts": []},
-            {"eval_time": f"{2 * minutes - 1}m", "alertname": "ParameterDrift",
-             "exp_alerts": [{"exp_labels": labels, "exp_annotations": {
-                 "summary": f"Model revenue: growth_rate is {distance} standard errors away from its declared value"}}]},
-            {"eval_time": f"{2 * minutes - 1}m", "alertname": "ParameterOutsideDeclaredRange",
-             "exp_alerts": [{"exp_labels": labels, "exp_annotations": {
-                 "summary": "Model revenue: the latest estimate of growth_rate breaks its declared assumption; "
-                            "recalibrate"}}]},
-        ]}]}
-    (tmp_path / "test.yml").write_text(json.dumps(tests, indent=1))
-    proc = subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    promtool_test(tmp_path, rules, scrapes, [
+        *({"eval_time": f"{minutes - 1}m", "alertname": a, "exp_alerts": []}
+          for a in ("ParameterDrift", "ParameterOutsideDeclaredRange")),
+        {"eval_time": f"{minutes + 30}m", "alertname": "ParameterDrift", "exp_alerts": []},
+        {"eval_time": f"{2 * minutes - 1}m", "alertname": "ParameterDrift",
+         "exp_alerts": [{"exp_labels": labels, "exp_annotations": {
+             "summary": f"Model revenue: growth_rate is {distance} standard errors away from its declared value"}}]},
+        {"eval_time": f"{2 * minutes - 1}m", "alertname": "ParameterOutsideDeclaredRange",
+         "exp_alerts": [{"exp_labels": labels, "exp_annotations": {
+             "summary": "Model revenue: the latest estimate of growth_rate breaks its declared assumption; "
+                        "recalibrate"}}]},
+    ])
 
 
 def test_stored_actuals_download_as_csv_and_feed_pel_calibrate(make_client: MakeClient, tmp_path: Path,
